@@ -1,0 +1,228 @@
+"""EBGAN, EBGAN-PT and GAN as Keras models whose `train_step` is one D update then one G update.
+
+Each model owns both networks, both optimizers and its `keras.metrics.Mean` trackers, and trains
+with `fit()`. A batch is either `images` or `(images, noise)`: noise that comes with the data (see
+`ebgan_tf.data.image_dataset`) makes a step independent of how it is split over replicas;
+without it the model draws z ~ N(0, I) from its own seed generator.
+
+One generator forward pass serves both updates: the fake batch G(z) is scored by D for D's update
+(no gradient to G), then re-scored by the updated D for G's update, with gradients flowing back
+through the same forward pass (as PyTorch's DCGAN example reuses `fake`). The same z therefore
+feeds both updates; the paper does not say otherwise.
+
+Under `tf.distribute`, Keras's TF optimizer sums gradients over replicas, so per-example losses
+are reduced with the global batch size (`tf.nn.compute_average_loss`) and batch-level terms
+are divided by the number of replicas.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from ebgan_tf import losses
+from ebgan_tf.config import MLPConfig
+from ebgan_tf.networks import build_networks
+
+
+def _num_replicas() -> int:
+    return tf.distribute.get_replica_context().num_replicas_in_sync
+
+
+def _gather_over_replicas(values):
+    """Concatenates a per-replica batch over replicas; gradients flow back to each replica."""
+    context = tf.distribute.get_replica_context()
+    if context.num_replicas_in_sync == 1:
+        return values
+    return context.all_gather(values, axis=0)
+
+
+class AdversarialModel(keras.Model):
+    """Shared skeleton: the two networks, optimizers, noise and the D-then-G `train_step`.
+
+    Subclasses define `discriminator_loss(real, fake) -> (per-example loss [B], logs)` and
+    `generator_loss(fake) -> (scalar loss already reduced for replicas, logs)`.
+    """
+
+    tracker_names: tuple[str, ...] = ("d_loss", "g_loss")
+
+    def __init__(self, generator: keras.Model, discriminator: keras.Model, seed: int | None = None,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.generator = generator
+        self.discriminator = discriminator
+        self.noise_dim = int(generator.inputs[0].shape[-1])
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in self.tracker_names}
+        # Both networks are built; without this, fit() would trace `call` on the training data.
+        self.built = True
+
+    def compile(self, d_optimizer: keras.optimizers.Optimizer,
+                g_optimizer: keras.optimizers.Optimizer, **kwargs):
+        super().compile(**kwargs)
+        self.d_optimizer = d_optimizer
+        self.g_optimizer = g_optimizer
+        # Slot variables are created here, in the strategy scope, not lazily inside a replica.
+        d_optimizer.build(self.discriminator.trainable_variables)
+        g_optimizer.build(self.generator.trainable_variables)
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    def call(self, noise, training=False):
+        return self.generator(noise, training=training)
+
+    def sample_noise(self, batch_size):
+        return keras.random.normal((batch_size, self.noise_dim), seed=self.seed_generator)
+
+    def _unpack(self, data):
+        if isinstance(data, (tuple, list)):
+            if len(data) != 2:
+                raise ValueError("a batch is `images` or `(images, noise)`")
+            return data[0], data[1]
+        return data, self.sample_noise(tf.shape(data)[0])
+
+    def train_step(self, data):
+        real, noise = self._unpack(data)
+        with tf.GradientTape() as g_tape:
+            fake = self.generator(noise, training=True)
+            # D's update is not part of G's gradient: keep it off G's tape.
+            with g_tape.stop_recording():
+                d_logs = self._discriminator_update(real, fake)
+            g_loss, g_logs = self.generator_loss(fake)
+            scaled_g_loss = self.g_optimizer.scale_loss(g_loss)
+        g_variables = self.generator.trainable_variables
+        self.g_optimizer.apply(g_tape.gradient(scaled_g_loss, g_variables), g_variables)
+        for name, value in {**d_logs, **g_logs}.items():
+            self.trackers[name].update_state(value)
+        return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+    def _discriminator_update(self, real, fake):
+        with tf.GradientTape() as d_tape:
+            per_example, logs = self.discriminator_loss(real, fake)
+            d_loss = tf.nn.compute_average_loss(per_example)
+            scaled_d_loss = self.d_optimizer.scale_loss(d_loss)
+        d_variables = self.discriminator.trainable_variables
+        self.d_optimizer.apply(d_tape.gradient(scaled_d_loss, d_variables), d_variables)
+        return {"d_loss": tf.reduce_mean(per_example), **logs}
+
+    def discriminator_loss(self, real, fake):
+        raise NotImplementedError
+
+    def generator_loss(self, fake):
+        raise NotImplementedError
+
+
+class EBGAN(AdversarialModel):
+    """Energy-based GAN with an auto-encoder discriminator (paper §2), optionally with the PT.
+
+    Args:
+      generator: z [B, noise_dim] -> images.
+      discriminator: images -> [reconstruction, code] (see `networks.build_mlp_autoencoder`).
+      margin: m of eq. 1.
+      pt_weight: weight of the pulling-away term in G's loss (0 = plain EBGAN; 0.1 = EBGAN-PT).
+      energy_reduction, hinge, pt_squared, stop_gradient_target: see `ebgan_tf.losses`; the
+        defaults are the paper's.
+    """
+
+    tracker_names = ("d_loss", "g_loss", "real_energy", "fake_energy", "pt")
+
+    def __init__(self, generator, discriminator, margin: float = 10.0, pt_weight: float = 0.0,
+                 energy_reduction: str = "l2", hinge: str = "per_sample", pt_squared: bool = True,
+                 stop_gradient_target: bool = False, seed: int | None = None, **kwargs):
+        super().__init__(generator, discriminator, seed=seed, **kwargs)
+        self.margin = float(margin)
+        self.pt_weight = float(pt_weight)
+        self.energy_reduction = energy_reduction
+        self.hinge = hinge
+        self.pt_squared = pt_squared
+        self.stop_gradient_target = stop_gradient_target
+
+    def energy(self, images):
+        """D(x) [B] and the encoder code [B, code_dim]."""
+        reconstruction, code = self.discriminator(images, training=True)
+        energy = losses.autoencoder_energy(images, reconstruction, self.energy_reduction,
+                                           self.stop_gradient_target)
+        return energy, code
+
+    def discriminator_loss(self, real, fake):
+        # Real and fake go through D separately, so batch norm sees pure batches (DCGAN practice).
+        real_energy, _ = self.energy(real)
+        fake_energy, _ = self.energy(fake)
+        per_example = losses.ebgan_discriminator_loss(real_energy, fake_energy, self.margin,
+                                                      self.hinge)
+        return per_example, {"real_energy": tf.reduce_mean(real_energy)}
+
+    def generator_loss(self, fake):
+        fake_energy, code = self.energy(fake)
+        loss = tf.nn.compute_average_loss(losses.ebgan_generator_loss(fake_energy))
+        pt = tf.zeros([])
+        if self.pt_weight:
+            # The PT is a statistic of the whole global batch: gather codes from all replicas,
+            # then count the term once in total (each replica adds 1/R of it).
+            pt = losses.pulling_away_term(_gather_over_replicas(code), squared=self.pt_squared)
+            loss += self.pt_weight * pt / _num_replicas()
+        mean_fake_energy = tf.reduce_mean(fake_energy)
+        logs = {"g_loss": mean_fake_energy + self.pt_weight * pt,
+                "fake_energy": mean_fake_energy, "pt": pt}
+        return loss, logs
+
+
+class GAN(AdversarialModel):
+    """The GAN baseline: a logit discriminator with the standard cross-entropy losses."""
+
+    tracker_names = ("d_loss", "g_loss", "real_prob", "fake_prob")
+
+    def __init__(self, generator, discriminator, gan_loss: str = "non_saturating",
+                 seed: int | None = None, **kwargs):
+        super().__init__(generator, discriminator, seed=seed, **kwargs)
+        self.gan_loss = gan_loss
+
+    def discriminator_loss(self, real, fake):
+        real_logits = self.discriminator(real, training=True)
+        fake_logits = self.discriminator(fake, training=True)
+        per_example = losses.gan_discriminator_loss(real_logits, fake_logits)
+        return per_example, {"real_prob": tf.reduce_mean(tf.sigmoid(real_logits))}
+
+    def generator_loss(self, fake):
+        fake_logits = self.discriminator(fake, training=True)
+        per_example = losses.gan_generator_loss(fake_logits, self.gan_loss)
+        logs = {"g_loss": tf.reduce_mean(per_example),
+                "fake_prob": tf.reduce_mean(tf.sigmoid(fake_logits))}
+        return tf.nn.compute_average_loss(per_example), logs
+
+
+def make_optimizer(name: str, lr: float, adam_beta1: float = 0.5, adam_beta2: float = 0.999,
+                   sgd_momentum: float = 0.0) -> keras.optimizers.Optimizer:
+    if name == "adam":
+        optimizer = keras.optimizers.Adam(lr, beta_1=adam_beta1, beta_2=adam_beta2)
+    elif name == "sgd":
+        optimizer = keras.optimizers.SGD(lr, momentum=sgd_momentum)
+    else:
+        raise ValueError(f"optimizer must be 'adam' or 'sgd', got {name!r}")
+    if keras.mixed_precision.global_policy().name == "mixed_float16":
+        # float16 gradients underflow without loss scaling; bfloat16 has float32's range.
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    return optimizer
+
+
+def build_model(config: MLPConfig, jit_compile: bool | str = False) -> AdversarialModel:
+    """Builds and compiles the model a configuration describes, in the current strategy scope."""
+    generator, discriminator = build_networks(config)
+    if config.is_ebgan:
+        model = EBGAN(generator, discriminator, margin=config.margin,
+                      pt_weight=config.effective_pt_weight,
+                      energy_reduction=config.energy_reduction, hinge=config.hinge,
+                      pt_squared=config.pt_squared,
+                      stop_gradient_target=config.stop_gradient_target, seed=config.seed,
+                      name=config.kind)
+    else:
+        model = GAN(generator, discriminator, gan_loss=config.gan_loss, seed=config.seed,
+                    name="gan")
+    optimizer_settings = dict(adam_beta1=config.adam_beta1, adam_beta2=config.adam_beta2,
+                              sgd_momentum=config.sgd_momentum)
+    model.compile(d_optimizer=make_optimizer(config.optim_d, config.lr, **optimizer_settings),
+                  g_optimizer=make_optimizer(config.optim_g, config.lr, **optimizer_settings),
+                  jit_compile=jit_compile)
+    return model
