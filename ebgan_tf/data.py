@@ -125,7 +125,9 @@ def _load_tfds_uint8(split: str, tfds_dir: Path | None) -> tuple[np.ndarray, np.
             builder.download_and_prepare()
         except Exception as e:  # TFDS raises many types; all mean the same thing to the user.
             raise DataError(f"TFDS could not download MNIST: {type(e).__name__}: {e}") from None
-    images, labels = tfds.as_numpy(builder.as_dataset(split=split, batch_size=-1, as_supervised=True))
+    # One batch larger than the split: the whole split as two arrays.
+    ds = builder.as_dataset(split=split, as_supervised=True).batch(1 << 20)
+    images, labels = next(iter(tfds.as_numpy(ds)))
     return np.asarray(images, np.uint8)[..., 0], np.asarray(labels, np.int64)
 
 

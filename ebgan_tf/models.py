@@ -77,11 +77,11 @@ class AdversarialModel(keras.Model):
         return keras.random.normal((batch_size, self.noise_dim), seed=self.seed_generator)
 
     def _unpack(self, data):
-        if isinstance(data, (tuple, list)):
-            if len(data) != 2:
-                raise ValueError("a batch is `images` or `(images, noise)`")
-            return data[0], data[1]
-        return data, self.sample_noise(tf.shape(data)[0])
+        # Keras hands batches over as (x, y, sample_weight); the noise rides in the `y` slot.
+        images, noise, _ = keras.utils.unpack_x_y_sample_weight(data)
+        if noise is None:
+            noise = self.sample_noise(tf.shape(images)[0])
+        return images, noise
 
     def train_step(self, data):
         real, noise = self._unpack(data)

@@ -62,7 +62,7 @@ def build_mlp_generator(noise_dim: int = 100, n_layers: int = 5, width: int = 16
                       dropout_rate=0.0, sync_batch_norm=sync_batch_norm)
     x = _dense(math.prod(image_shape), init_stddev, "g_output", dtype="float32")(x)
     x = keras.layers.Activation("tanh", dtype="float32", name="g_tanh")(x)
-    images = keras.layers.Reshape(image_shape, name="g_image")(x)
+    images = keras.layers.Reshape(image_shape, dtype="float32", name="g_image")(x)
     return keras.Model(noise, images, name=name)
 
 
@@ -83,7 +83,7 @@ def build_mlp_autoencoder(n_layers: int = 2, width: int = 1024, image_shape=(32,
                          sync_batch_norm=sync_batch_norm)
     x = _dense(math.prod(image_shape), init_stddev, "dec_output", dtype="float32")(code)
     x = keras.layers.Activation(decoder_activation, dtype="float32", name="dec_activation")(x)
-    reconstruction = keras.layers.Reshape(image_shape, name="reconstruction")(x)
+    reconstruction = keras.layers.Reshape(image_shape, dtype="float32", name="reconstruction")(x)
     return keras.Model(images, [reconstruction, code], name=name)
 
 

@@ -1,0 +1,150 @@
+"""MNIST loading from the real IDX files, from corrupted copies, from mocked TFDS; tf.data builders."""
+
+import gzip
+import shutil
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from ebgan_tf import data
+
+# Published class counts of the MNIST training and test sets.
+TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+
+
+def test_real_mnist_padded_train(mnist_data_dir):
+    images, labels = data.load_mnist_arrays("train", data_dir=mnist_data_dir)
+    assert images.shape == (60_000, 32, 32, 1) and images.dtype == np.float32
+    assert labels.shape == (60_000,) and labels.dtype == np.int64
+    assert images.min() == -1.0 and images.max() == 1.0
+    assert np.bincount(labels).tolist() == TRAIN_COUNTS
+    # The 2-pixel padding is background.
+    assert np.all(images[:, :2] == -1.0) and np.all(images[:, :, -2:] == -1.0)
+
+
+def test_real_mnist_unpadded_test_matches_padded_interior(mnist_data_dir):
+    raw, labels = data.load_mnist_arrays("test", data_dir=mnist_data_dir, pad=False)
+    padded, _ = data.load_mnist_arrays("test", data_dir=mnist_data_dir, pad=True)
+    assert raw.shape == (10_000, 28, 28, 1)
+    assert np.bincount(labels).tolist() == TEST_COUNTS
+    np.testing.assert_array_equal(padded[:, 2:30, 2:30], raw)
+
+
+def test_data_dir_defaults_to_env(mnist_data_dir, monkeypatch):
+    monkeypatch.setenv(data.DATA_DIR_ENV, str(mnist_data_dir))
+    _, labels = data.load_mnist_arrays("test", data_source="local")
+    assert len(labels) == 10_000
+
+
+@pytest.fixture
+def mnist_copy(mnist_data_dir, tmp_path):
+    (tmp_path / "mnist").mkdir()
+    for split in data.MNIST_FILES.values():
+        for name, _ in split.values():
+            shutil.copy(mnist_data_dir / "mnist" / name, tmp_path / "mnist" / name)
+    data._load_local_uint8.cache_clear()
+    yield tmp_path
+    data._load_local_uint8.cache_clear()
+
+
+def test_truncated_file_is_named(mnist_copy):
+    path = mnist_copy / "mnist" / "t10k-images-idx3-ubyte.gz"
+    path.write_bytes(path.read_bytes()[:5000])
+    with pytest.raises(data.DataError, match="t10k-images-idx3-ubyte.gz.*corrupt"):
+        data.load_mnist_arrays("test", data_dir=mnist_copy)
+
+
+def test_altered_file_is_named(mnist_copy):
+    path = mnist_copy / "mnist" / "t10k-labels-idx1-ubyte.gz"
+    labels = bytearray(gzip.decompress(path.read_bytes()))
+    labels[100] = (labels[100] + 1) % 10
+    path.write_bytes(gzip.compress(bytes(labels)))
+    with pytest.raises(data.DataError, match="t10k-labels-idx1-ubyte.gz.*sha256"):
+        data.load_mnist_arrays("test", data_dir=mnist_copy)
+
+
+def test_missing_file_is_named(mnist_copy):
+    (mnist_copy / "mnist" / "train-labels-idx1-ubyte.gz").unlink()
+    with pytest.raises(data.DataError, match="train-labels-idx1-ubyte.gz is missing"):
+        data.load_mnist_arrays("train", data_dir=mnist_copy)
+
+
+def test_missing_folder_says_how_to_fix(tmp_path):
+    with pytest.raises(data.DataError, match="EBGAN_TF_DATA_DIR"):
+        data.load_mnist_arrays("train", data_dir=tmp_path, data_source="local")
+
+
+def test_idx_parser_rejects_wrong_header(tmp_path):
+    path = tmp_path / "bad.gz"
+    path.write_bytes(gzip.compress(b"\x00\x00\x08\x03" + b"\x00" * 20))
+    with pytest.raises(data.DataError, match="not an MNIST images file"):
+        data._read_idx(path, "images", 10_000)
+
+
+def test_unknown_split_and_source_are_errors(tmp_path):
+    with pytest.raises(data.DataError, match="split"):
+        data.load_mnist_arrays("validation", data_dir=tmp_path)
+    with pytest.raises(data.DataError, match="data_source"):
+        data.load_mnist_arrays("train", data_dir=tmp_path, data_source="web")
+
+
+def test_auto_source_prefers_local(mnist_data_dir, tmp_path):
+    assert data._choose_source("auto", mnist_data_dir) == "local"
+    assert data._choose_source("auto", tmp_path) == "tfds"
+    assert data._choose_source("auto", None) == "tfds"
+
+
+def test_tfds_offline_fails_fast_and_clearly(tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "_tfds_reachable", lambda timeout=3.0: False)
+    start = time.monotonic()
+    with pytest.raises(data.DataError, match="cannot reach the internet.*--data_dir"):
+        data.load_mnist_arrays("test", data_dir=tmp_path, data_source="tfds")
+    assert time.monotonic() - start < 30
+
+
+def test_tfds_path_with_mock_data(tmp_path, monkeypatch):
+    import tensorflow_datasets as tfds
+
+    # Pretend to be online; mock_data replaces the download and the records themselves.
+    monkeypatch.setattr(data, "_tfds_reachable", lambda timeout=3.0: True)
+    with tfds.testing.mock_data(num_examples=12):
+        images, labels = data.load_mnist_arrays("train", data_dir=tmp_path, data_source="tfds")
+    assert images.shape == (12, 32, 32, 1) and images.dtype == np.float32
+    assert images.min() >= -1.0 and images.max() <= 1.0
+    assert labels.dtype == np.int64 and np.all((labels >= 0) & (labels < 10))
+
+
+def test_synthetic_images_any_shape_in_range():
+    images = data.synthetic_images(7, 64, 48, 3, seed=1)
+    assert images.shape == (7, 64, 48, 3) and images.dtype == np.float32
+    assert images.min() >= -1.0 and images.max() <= 1.0
+    np.testing.assert_array_equal(images, data.synthetic_images(7, 64, 48, 3, seed=1))
+    assert not np.array_equal(images, data.synthetic_images(7, 64, 48, 3, seed=2))
+
+
+def test_image_dataset_is_seeded_and_carries_noise():
+    images = data.synthetic_images(40, 8, 8, 1)
+
+    def first_batches(seed):
+        ds = data.image_dataset(images, 8, seed=seed, noise_dim=5)
+        return [(x.numpy(), z.numpy()) for x, z in ds.take(6)]
+
+    a, b, c = first_batches(3), first_batches(3), first_batches(4)
+    for (xa, za), (xb, zb) in zip(a, b):
+        np.testing.assert_array_equal(xa, xb)
+        np.testing.assert_array_equal(za, zb)
+    assert a[0][0].shape == (8, 8, 8, 1) and a[0][1].shape == (8, 5)
+    assert not np.array_equal(a[0][0], c[0][0])
+    # Each batch gets its own noise; and shuffling covers the whole set within an epoch.
+    assert not np.array_equal(a[0][1], a[1][1])
+    epoch = np.concatenate([x for x, _ in a[:5]])
+    assert len(np.unique(epoch.reshape(40, -1), axis=0)) == 40
+
+
+def test_image_dataset_without_noise_yields_images():
+    ds = data.image_dataset(data.synthetic_images(10, 4, 4, 1), 5, seed=0, repeat=False)
+    batches = list(ds)
+    assert len(batches) == 2 and isinstance(batches[0], tf.Tensor)
