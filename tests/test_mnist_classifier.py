@@ -66,8 +66,8 @@ def test_shift_augmentation_translates_whole_digits():
 
 
 def test_training_is_deterministic():
-    images = data.synthetic_images(192, seed=4)
-    labels = np.arange(192) % 10
+    images = data.synthetic_images(128, seed=4)
+    labels = np.arange(128) % 10
     weights = [train_classifier.train(images, labels, seed=1, epochs=1, batch_size=64)[0]
                .get_weights() for _ in range(2)]
     assert all(np.array_equal(a, b) for a, b in zip(*weights))

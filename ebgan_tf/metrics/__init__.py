@@ -41,10 +41,6 @@ __all__ = [
 ]
 
 
-def _classifier(batch_size: int) -> mnist_classifier.MNISTClassifier:
-    return mnist_classifier.default_classifier(batch_size=batch_size)
-
-
 def classify_mnist(images, batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
     """p(y|x) under the committed classifier.
 
@@ -59,7 +55,7 @@ def classify_mnist(images, batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
     Raises:
       ValueError: bad shape, non-finite values or values outside [-1, 1].
     """
-    return _classifier(batch_size).probabilities(images)
+    return mnist_classifier.default_classifier().probabilities(images, batch_size)
 
 
 def mnist_scores(images, eps: float = DEFAULT_EPS, batch_size: int = DEFAULT_BATCH_SIZE) -> dict:
@@ -78,9 +74,9 @@ def mnist_scores(images, eps: float = DEFAULT_EPS, batch_size: int = DEFAULT_BAT
 
 
 def _feature_statistics(images, batch_size: int) -> GaussianStatistics:
-    classifier = _classifier(batch_size)
+    classifier = mnist_classifier.default_classifier()
     statistics = GaussianStatistics(classifier.feature_dim)
-    for _, features in classifier.batches(images):
+    for _, features in classifier.batches(images, batch_size):
         statistics.update(features)
     return statistics
 
@@ -157,7 +153,7 @@ def evaluate_generator(generator: keras.Model, num_samples: int = DEFAULT_NUM_SA
         if noise_dim is None:
             raise ValueError("the generator's input width is unknown; pass noise_dim.")
     rng = np.random.default_rng(seed)
-    classifier = _classifier(batch_size)
+    classifier = mnist_classifier.default_classifier()
     statistics = GaussianStatistics(classifier.feature_dim)
     probabilities = []
     for start in range(0, num_samples, batch_size):
@@ -166,7 +162,7 @@ def evaluate_generator(generator: keras.Model, num_samples: int = DEFAULT_NUM_SA
         images = keras.ops.convert_to_numpy(generator(noise, training=False))
         if images.shape[0] != size:
             raise ValueError(f"the generator returned {images.shape[0]} images for {size} latents.")
-        for logits, features in classifier.batches(images):
+        for logits, features in classifier.batches(images, batch_size):
             probabilities.append(mnist_classifier.softmax_float64(logits))
             if with_frechet_distance:
                 statistics.update(features)

@@ -119,14 +119,10 @@ class MNISTClassifier:
     Args:
       model: a model built by `build_mnist_classifier` (trained), or any functional model with
         layers named `FEATURES_LAYER` and `LOGITS_LAYER` mapping [B, 32, 32, 1] to [B, 10] logits.
-      batch_size: images per forward pass; bounds memory.
     """
 
-    def __init__(self, model: keras.Model, batch_size: int = DEFAULT_BATCH_SIZE):
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be positive, got {batch_size}.")
+    def __init__(self, model: keras.Model):
         self.model = model
-        self.batch_size = batch_size
         self._two_headed = keras.Model(
             model.inputs,
             [model.get_layer(LOGITS_LAYER).output, model.get_layer(FEATURES_LAYER).output])
@@ -139,7 +135,8 @@ class MNISTClassifier:
     def feature_dim(self) -> int:
         return int(self.model.get_layer(FEATURES_LAYER).output.shape[-1])
 
-    def batches(self, images) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def batches(self, images, batch_size: int = DEFAULT_BATCH_SIZE
+                ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Yields (logits float32 [B, 10], features float32 [B, F]) batch by batch, in order.
 
         Each batch is checked and padded on its own (`prepare_images`), so memory stays bounded by
@@ -147,23 +144,28 @@ class MNISTClassifier:
 
         Args:
           images: as in `prepare_images`.
+          batch_size: images per forward pass.
         """
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be positive, got {batch_size}.")
         images = np.asarray(images)
         if images.ndim not in (3, 4) or images.shape[0] == 0:
-            prepare_images(images)  # Raises the shape error.
-        for start in range(0, len(images), self.batch_size):
-            batch = prepare_images(images[start:start + self.batch_size])
+            prepare_images(images)  # Raises the shape error before any work.
+        for start in range(0, len(images), batch_size):
+            batch = prepare_images(images[start:start + batch_size])
             logits, features = self._forward(tf.constant(batch))
             yield logits.numpy(), features.numpy()
 
-    def logits_and_features(self, images) -> tuple[np.ndarray, np.ndarray]:
+    def logits_and_features(self, images, batch_size: int = DEFAULT_BATCH_SIZE
+                            ) -> tuple[np.ndarray, np.ndarray]:
         """Images as in `prepare_images` -> (logits float32 [N, 10], features float32 [N, F])."""
-        outputs = list(self.batches(images))
+        outputs = list(self.batches(images, batch_size))
         return np.concatenate([o[0] for o in outputs]), np.concatenate([o[1] for o in outputs])
 
-    def probabilities(self, images) -> np.ndarray:
+    def probabilities(self, images, batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
         """Images as in `prepare_images` -> p(y|x), float64 [N, 10], rows summing to 1."""
-        return np.concatenate([softmax_float64(logits) for logits, _ in self.batches(images)])
+        return np.concatenate(
+            [softmax_float64(logits) for logits, _ in self.batches(images, batch_size)])
 
 
 def load_mnist_classifier_model(path: str | os.PathLike = CLASSIFIER_PATH) -> keras.Model:
@@ -176,8 +178,7 @@ def load_mnist_classifier_model(path: str | os.PathLike = CLASSIFIER_PATH) -> ke
     return keras.saving.load_model(path, compile=False)
 
 
-@functools.lru_cache(maxsize=4)
-def default_classifier(path: str = str(CLASSIFIER_PATH),
-                       batch_size: int = DEFAULT_BATCH_SIZE) -> MNISTClassifier:
-    """The committed classifier, loaded once per process (per path and batch size)."""
-    return MNISTClassifier(load_mnist_classifier_model(path), batch_size=batch_size)
+@functools.lru_cache(maxsize=2)
+def default_classifier(path: str = str(CLASSIFIER_PATH)) -> MNISTClassifier:
+    """The committed classifier (or the one at `path`), loaded once per process."""
+    return MNISTClassifier(load_mnist_classifier_model(path))

@@ -14,8 +14,8 @@ Here p(y) = E_x p(y|x), the marginal over the same samples.
 
 Numerical safety: every probability is clipped to [eps, 1] and each row renormalised to sum to 1
 before any logarithm (`DEFAULT_EPS` = 1e-12). The clipped rows are proper distributions, so both
-KL divergences stay >= 0 and finite: `i_prime` <= ln(1/eps) ≈ 27.6 and `log_is` moves by at most
-~K·eps. Everything is computed in float64.
+KL divergences stay finite and >= 0 (round-off just below 0 is returned as 0): `i_prime` <=
+ln(1/eps) ≈ 27.6 and `log_is` moves by at most ~K·eps. Everything is computed in float64.
 
 The Fréchet distance (Heusel et al., 2017; TF-GAN's `mnist_frechet_distance`) compares Gaussians
 fitted to classifier features of two sample sets; the matrix square root is taken through symmetric
@@ -66,7 +66,8 @@ def i_prime(probabilities, eps: float = DEFAULT_EPS) -> float:
     """
     p = _clipped_probabilities(probabilities, eps)
     marginal = p.mean(axis=0)
-    return float(np.mean(np.sum(marginal * (np.log(marginal) - np.log(p)), axis=1)))
+    # A KL divergence of proper distributions is >= 0; only round-off (~1e-17) goes below.
+    return max(float(np.mean(np.sum(marginal * (np.log(marginal) - np.log(p)), axis=1))), 0.0)
 
 
 def log_is(probabilities, eps: float = DEFAULT_EPS) -> float:
@@ -82,7 +83,7 @@ def log_is(probabilities, eps: float = DEFAULT_EPS) -> float:
     """
     p = _clipped_probabilities(probabilities, eps)
     marginal = p.mean(axis=0)
-    return float(np.mean(np.sum(p * (np.log(p) - np.log(marginal)), axis=1)))
+    return max(float(np.mean(np.sum(p * (np.log(p) - np.log(marginal)), axis=1))), 0.0)
 
 
 def inception_score(probabilities, eps: float = DEFAULT_EPS) -> float:
