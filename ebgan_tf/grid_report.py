@@ -57,10 +57,10 @@ CLAIM = "EBGAN's histogram lies to the right of GAN's"
 
 SILENT_SETTINGS = [
     "Training budget: the paper gives none. paper scale: 20 epochs (18,740 steps of batch 64) "
-    "per trial; cpu scale: 500 steps; smoke: 40 steps. One step is one D and one G update.",
+    "per trial; cpu scale: 400 steps; smoke: 40 steps. One step is one D and one G update.",
     "Batch size 64, z ~ N(0, I) of 100 dimensions, dropout rate 0.5, Adam betas (0.5, 0.999), "
     "plain SGD, non-saturating GAN loss: see the README's table of choices.",
-    "Samples per trial for the score: 10,000 at paper scale (2,000 at cpu scale), latents seeded.",
+    "Samples per trial for the score: 10,000 at paper scale (1,000 at cpu scale, 256 at smoke), latents seeded.",
     f"Histogram score: {HISTOGRAM_SCORE} = E_x KL(p(y|x) || p(y)) (the paper's text prints the "
     "swapped order, whose range does not fit its axis; docs/mnist_score.md has the evidence). "
     "The paper's I' is in results.csv as i_prime.",
