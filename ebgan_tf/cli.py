@@ -98,7 +98,15 @@ def run(main) -> None:
         except KeyboardInterrupt:
             _fail("interrupted; finished work is kept and a rerun resumes it.", code=130)
 
-    app.run(guarded)
+    app.run(guarded, flags_parser=_parse_flags)
+
+
+def _parse_flags(argv):
+    """absl's parser, with a bad flag reported as one line (absl's own adds a usage hint)."""
+    try:
+        return FLAGS(argv)
+    except flags.Error as e:
+        _fail(" ".join(str(e).split()), code=2)
 
 
 def _fail(message: str, code: int) -> None:

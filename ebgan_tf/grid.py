@@ -268,7 +268,9 @@ def _training_images(runtime: TrialRuntime, image_size: int) -> np.ndarray:
 
 
 class _MetricsLog(keras.callbacks.Callback):
-    """Writes one metrics.csv row per `log_every` steps (one Keras epoch of the trial's fit)."""
+    """Writes one metrics.csv row per `log_every` steps (one Keras epoch of the trial's fit), and
+    stops training at the first non-finite row (checked per row, not per step, so that the
+    train step never waits for the host)."""
 
     def __init__(self, path: Path, log_every: int):
         super().__init__()
@@ -284,6 +286,8 @@ class _MetricsLog(keras.callbacks.Callback):
         lines = [",".join(columns)] + [",".join(repr(r.get(c, "")) for c in columns)
                                        for r in self.rows]
         self.path.write_text("\n".join(lines) + "\n")
+        if not all(math.isfinite(v) for v in row.values()):
+            self.model.stop_training = True
 
 
 def run_trial(trial: Trial, output_dir: str | os.PathLike,
@@ -339,9 +343,8 @@ def _train_and_score(trial: Trial, folder: Path, runtime: TrialRuntime) -> dict:
         dataset = data.image_dataset(images, cfg.batch_size, seed=cfg.seed,
                                      noise_dim=cfg.noise_dim)
         history = model.fit(dataset, steps_per_epoch=trial.log_every,
-                            epochs=cfg.train_steps // trial.log_every, verbose=0,
-                            callbacks=[keras.callbacks.TerminateOnNaN(),
-                                       _MetricsLog(folder / "metrics.csv", trial.log_every)])
+                            epochs=cfg.train_steps // trial.log_every, verbose=0, shuffle=False,
+                            callbacks=[_MetricsLog(folder / "metrics.csv", trial.log_every)])
     finally:
         distribute.set_mixed_precision(False)
     final = {name: float(values[-1]) for name, values in history.history.items()}
