@@ -14,6 +14,7 @@ off Fig. 2 (about 25 bins over [0, 1.93], paper.md §2.5).
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from pathlib import Path
@@ -114,6 +115,11 @@ def claim_check(ebgan_scores, gan_scores) -> dict:
             "holds": bool(p > 0.5 and median_e > median_g)}
 
 
+def _verdict_cell(check: dict) -> str:
+    return "n/a (no runs)" if math.isnan(check["p_ebgan_gt_gan"]) else (
+        "yes" if check["holds"] else "no")
+
+
 def fig2_table(frame) -> list[dict]:
     rows = []
     for key, panel in PAPER_FIG2.items():
@@ -129,7 +135,7 @@ def fig2_table(frame) -> list[dict]:
                 "rest (ours), %": round(float(ours[3:].sum()), 1),
                 "median score": float(np.median(scores)) if len(scores) else float("nan"),
                 "P(EBGAN > GAN)": check["p_ebgan_gt_gan"],
-                "claim holds": "yes" if check["holds"] else "no",
+                "claim holds": _verdict_cell(check),
             })
     return rows
 
@@ -149,7 +155,7 @@ def fig3_table(frame) -> list[dict]:
                 "GAN bins 1-3 (ours), %": "/".join(f"{v:.0f}" for v in ours[:3]),
                 "GAN median": float(np.median(gan)) if len(gan) else float("nan"),
                 "P(EBGAN > GAN)": check["p_ebgan_gt_gan"],
-                "claim holds": "yes" if check["holds"] else "no",
+                "claim holds": _verdict_cell(check),
             })
     return rows
 
@@ -248,7 +254,7 @@ def draw_fig4(frame, output_dir: Path, path: Path) -> Path | None:
 
 # --- pages -----------------------------------------------------------------------------------
 
-def _summary_section(frame, scale: grid.GridScale, wall_time_s: float) -> report.Section:
+def _summary_section(frame, scale: grid.GridScale, runs: list[dict]) -> report.Section:
     counts = []
     for kind, label in KIND_LABELS.items():
         rows = frame[frame["kind"] == kind]
@@ -262,9 +268,10 @@ def _summary_section(frame, scale: grid.GridScale, wall_time_s: float) -> report
     blocks = [report.paragraph(f"Scale: {scale.name}. {scale.summary}"),
               report.table(counts),
               report.paragraph(
-                  f"This invocation took {wall_time_s / 60:.1f} min of wall time (trials that an "
-                  f"earlier run finished are reused, not re-run); the trials' own wall times add "
-                  f"up to {frame['wall_time_s'].sum() / 60:.1f} min over concurrent workers."),
+                  "Every invocation of the grid on this folder (a rerun only runs what is "
+                  f"missing); the trials' own wall times add up to "
+                  f"{frame['wall_time_s'].sum() / 60:.1f} min over concurrent workers:"),
+              report.table(runs),
               report.verdict(f"{CLAIM}, in all three panels of Fig. 2 (P(EBGAN > GAN) > 0.5 "
                              "and a higher median in each)", all(c["holds"] for c in checks))]
     failed = frame[frame["status"] == "failed"]
@@ -320,12 +327,12 @@ def _settings_section(scale_name: str) -> report.Section:
 
 
 def write_pages(page: str, frame, output_dir: str | Path, scale: grid.GridScale,
-                wall_time_s: float, provenance_info: dict) -> Path:
+                runs: list[dict], provenance_info: dict) -> Path:
     """Writes one page ("fig2" = the full report at index.html, "fig3", "fig4")."""
     output_dir = Path(output_dir)
     title_scale = f"({scale.name} scale)"
     if page == "fig2":
-        sections = [_summary_section(frame, scale, wall_time_s), fig2_section(frame, output_dir),
+        sections = [_summary_section(frame, scale, runs), fig2_section(frame, output_dir),
                     fig3_section(frame, output_dir), fig4_section(frame, output_dir),
                     _settings_section(scale.name)]
         return report.write_report(output_dir, f"EBGAN Figs. 2-4: the MNIST grid search {title_scale}",
@@ -340,6 +347,14 @@ def write_pages(page: str, frame, output_dir: str | Path, scale: grid.GridScale,
         return report.write_report(output_dir, f"EBGAN Fig. 4: best samples {title_scale}",
                                    sections, provenance_info, filename="fig4.html")
     raise ValueError(f"page must be one of {PAGES}, got {page!r}")
+
+
+def _log_run(output_dir, record: dict) -> list[dict]:
+    """Appends one invocation to `<output_dir>/runs.jsonl`; returns them all."""
+    path = Path(output_dir) / "runs.jsonl"
+    with open(path, "a") as f:
+        f.write(json.dumps(record) + "\n")
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def reproduce(page: str, scale: str, output_dir: str | Path, runtime: grid.TrialRuntime,
@@ -357,18 +372,24 @@ def reproduce(page: str, scale: str, output_dir: str | Path, runtime: grid.Trial
     if scale != "paper":
         print_fn("The paper's full grid: rerun with --scale=paper (7,168 trials; for a cluster, "
                  "add --ray_address).")
-    start = time.perf_counter()
     grid.check_data(runtime)
+    pending = sum(grid.read_result(output_dir, t) is None for t in trials)
+    started = time.time()
     frame = grid.run_grid(trials, output_dir, runtime, executor=executor,
                           ray_address=ray_address, cpus_per_trial=cpus_per_trial,
                           gpus_per_trial=gpus_per_trial,
                           max_concurrent_trials=max_concurrent_trials, print_fn=print_fn)
-    wall_time_s = time.perf_counter() - start
+    wall_time_s = time.time() - started
+    runs = _log_run(output_dir, {
+        "started (UTC)": time.strftime("%Y-%m-%d %H:%M", time.gmtime(started)),
+        "script": page, "trials run": pending, "wall time, min": round(wall_time_s / 60, 1),
+        "hardware": report.provenance()["hardware"], "executor": executor,
+        "cpus per trial": cpus_per_trial})
     info = report.provenance(wall_time_s, scale=scale, seed=seed, margin=margin,
                              trials=len(trials), executor=executor,
                              cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial,
                              precision="mixed" if mixed_precision else "float32",
                              deterministic=runtime.deterministic, jit_compile=runtime.jit_compile)
-    path = write_pages(page, frame, output_dir, scale_spec, wall_time_s, info)
+    path = write_pages(page, frame, output_dir, scale_spec, runs, info)
     print_fn(f"Wrote {path} and {Path(output_dir) / 'results.csv'}.")
     return path

@@ -1,4 +1,5 @@
-"""Figure 3 of EBGAN (§4.1): the grid's scores grouped by (optimD, optimG, lr). Reuses or resumes the grid's trials in --output_dir (those of fig2_grid_search.py), then writes <output_dir>/fig3.html.
+"""Figure 3 of EBGAN (§4.1): the grid's scores grouped by (optimD, optimG, lr). Reuses or resumes the
+grid's trials in --output_dir (those of fig2_grid_search.py), then writes <output_dir>/fig3.html.
 
     python reproductions/fig3_optimizer_histograms.py                  # cpu scale (the default)
     python reproductions/fig3_optimizer_histograms.py --scale=paper --ray_address=auto --gpus_per_trial=0.25

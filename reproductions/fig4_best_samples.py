@@ -1,4 +1,6 @@
-"""Figure 4 of EBGAN (§4.1): 8x12 samples of the best GAN, EBGAN and EBGAN-PT of the grid. Reuses or resumes the grid's trials in --output_dir (those of fig2_grid_search.py), then writes <output_dir>/fig4.html.
+"""Figure 4 of EBGAN (§4.1): 8x12 samples of the best GAN, EBGAN and EBGAN-PT of the grid. Reuses or
+resumes the grid's trials in --output_dir (those of fig2_grid_search.py), then writes
+<output_dir>/fig4.html.
 
     python reproductions/fig4_best_samples.py                  # cpu scale (the default)
     python reproductions/fig4_best_samples.py --scale=paper --ray_address=auto --gpus_per_trial=0.25
