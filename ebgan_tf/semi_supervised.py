@@ -41,9 +41,11 @@ RESULT_COLUMNS = ["model", "labels", "seed", "error_rate", "train_steps", "margi
 
 # --- data ---------------------------------------------------------------------------------------
 
-def balanced_labelled_subset(labels: np.ndarray, num_labels: int, seed: int) -> np.ndarray:
-    """Indices of `num_labels` examples, `num_labels / 10` per class, chosen by `seed` (sorted)."""
-    classes = np.unique(labels)
+def balanced_labelled_subset(labels: np.ndarray, num_labels: int, seed: int,
+                             num_classes: int = 10) -> np.ndarray:
+    """Indices of `num_labels` examples, `num_labels / num_classes` of each class 0..num_classes-1,
+    chosen by `seed` (returned sorted)."""
+    classes = np.arange(num_classes)
     if num_labels % len(classes):
         raise ValueError(f"{num_labels} labels cannot be split evenly over {len(classes)} classes")
     per_class = num_labels // len(classes)
@@ -81,8 +83,8 @@ class SemiSupervisedStream:
         self.all_images = tf.constant(images)
         self.labelled_images = tf.constant(images[labelled_indices])
         self.labelled_labels = tf.constant(labels[labelled_indices].astype(np.int32))
-        self.indices = _stream_indices(len(labelled_indices), len(images), labelled_batch_size,
-                                       unlabelled_batch_size, seed)
+        self.num_labelled, self.num_images = len(labelled_indices), len(images)
+        self.labelled_batch_size = labelled_batch_size
         self.seed = seed
         self.noise_dim = noise_dim
         self.unlabelled_batch_size = unlabelled_batch_size
@@ -104,21 +106,28 @@ class SemiSupervisedStream:
         """Batches `start`, `start + 1`, ... (`num_batches` of them; endless when None)."""
         import tensorflow as tf
 
-        ds = self.indices.skip(start)
+        streams = (_index_stream(self.num_labelled, self.labelled_batch_size, self.seed, start),
+                   _index_stream(self.num_images, self.unlabelled_batch_size, self.seed + 1, start))
+        ds = tf.data.Dataset.zip(streams).enumerate(start)
         if num_batches is not None:
             ds = ds.take(num_batches)
         return ds.map(self._gather, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
-def _stream_indices(num_labelled: int, num_images: int, labelled_batch_size: int,
-                    unlabelled_batch_size: int, seed: int):
+def _index_stream(n: int, batch_size: int, seed: int, start_batch: int):
+    """Batches of indices into n examples, a fresh permutation per pass keyed by (seed, pass), so
+    the stream has no state and can start at any batch in O(1)."""
     import tensorflow as tf
 
-    def index_stream(n, batch, stream_seed):
-        return (tf.data.Dataset.range(n).shuffle(n, seed=stream_seed, reshuffle_each_iteration=True)
-                .repeat().batch(batch, drop_remainder=True))
+    first = start_batch * batch_size
+    first_pass = first // n
 
-    return tf.data.Dataset.zip((index_stream(num_labelled, labelled_batch_size, seed),
-                                index_stream(num_images, unlabelled_batch_size, seed + 1))).enumerate()
+    def one_pass(index):
+        order = tf.random.experimental.stateless_shuffle(
+            tf.range(n, dtype=tf.int64), seed=tf.stack([tf.constant(seed, tf.int64), index]))
+        return tf.data.Dataset.from_tensor_slices(order)
+
+    return (tf.data.Dataset.range(first_pass, 2**62).flat_map(one_pass)
+            .skip(first - first_pass * n).batch(batch_size, drop_remainder=True))
 
 
 # --- settings per scale -------------------------------------------------------------------------
@@ -230,7 +239,8 @@ def train_and_evaluate(cfg: LadderConfig, train_images: np.ndarray, train_labels
         if cfg.kind == "ebgan_ln" and not adversarial and model.adversarial:
             model.stop_adversarial()
         for chunk_start, n in _chunks(start, steps, chunk):
-            fit = model.fit(stream.dataset(chunk_start, n), steps_per_epoch=n, epochs=1, verbose=0)
+            fit = model.fit(stream.dataset(chunk_start, n), steps_per_epoch=n, epochs=1, verbose=0,
+                            shuffle=False)
             history.append({"step": chunk_start + n,
                             **{k: float(v[-1]) for k, v in fit.history.items()}})
             if not all(math.isfinite(v) for v in history[-1].values()):
@@ -273,7 +283,6 @@ def run_trials(settings: Table2Settings, output_dir, data_dir=None, data_source:
     from ebgan_tf import data
 
     output_dir = Path(output_dir)
-    (output_dir / "trials").mkdir(parents=True, exist_ok=True)
     todo = [cfg for cfg in settings.runs() if not _trial_paths(output_dir, cfg)[0].is_file()]
     if todo:
         train_images, train_labels = data.load_mnist_arrays("train", data_dir, pad=False,
@@ -284,6 +293,7 @@ def run_trials(settings: Table2Settings, output_dir, data_dir=None, data_source:
         if settings.test_examples is not None:
             test_images = test_images[: settings.test_examples]
             test_labels = test_labels[: settings.test_examples]
+        (output_dir / "trials").mkdir(parents=True, exist_ok=True)
     for i, cfg in enumerate(todo):
         json_path, png_path = _trial_paths(output_dir, cfg)
         log(f"[{i + 1}/{len(todo)}] {cfg.kind} with {cfg.num_labels} labels, seed {cfg.seed}, "
@@ -394,6 +404,8 @@ def ebgan_ln_beats_ln(summary: dict) -> bool | None:
 
 
 def _error_figure(rows: list[dict], path: Path) -> Path:
+    import logging
+
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -403,6 +415,8 @@ def _error_figure(rows: list[dict], path: Path) -> Path:
     frame = pd.DataFrame(rows)
     frame["model"] = frame["model"].map(MODEL_NAMES)
     frame["labels"] = frame["labels"].astype(str)
+    # Label counts are categories here; matplotlib would log that they look like numbers.
+    logging.getLogger("matplotlib.category").setLevel(logging.WARNING)
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
     sns.stripplot(data=frame, x="labels", y="error_rate", hue="model", dodge=True, alpha=0.6, ax=ax)
     sns.pointplot(data=frame, x="labels", y="error_rate", hue="model", dodge=0.4, linestyle="none",
@@ -478,7 +492,8 @@ def choices(settings: Table2Settings) -> list[str]:
         f"Gaussian corruption std {c.noise_std} on the input and every encoder layer [3P: the "
         "reference ladder code]; input pixels in [0, 1].",
         f"Denoising-cost weight w = {c.reconstruction_weight:.4f} on the per-sample sum of squares "
-        "(= 1000 on the per-pixel mean, the middle of the recalled grid {5000, 2000, 1000, 500}/784); "
+        "(= 1000 on the per-pixel mean, one value of the grid Appendix D is recalled to search, "
+        "{5000, 2000, 1000, 500}/784); "
         "classification weight 1.",
         f"Adam lr {c.lr} (the top of the recalled lr grid), beta1 {c.adam_beta1}, beta2 "
         f"{c.adam_beta2}, linear decay to 0 over the last {c.lr_decay_fraction:.0%} of training [3P]; "

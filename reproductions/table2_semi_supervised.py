@@ -36,12 +36,14 @@ def main(_):
         settings = semi_supervised.preset(FLAGS.scale, **overrides)
         changes = {"base_seed": FLAGS.seed}
         if FLAGS.labels:
+            if not all(n.strip().isdigit() for n in FLAGS.labels):
+                raise ValueError(f"--labels must be whole numbers, got {','.join(FLAGS.labels)}")
             changes["label_counts"] = tuple(int(n) for n in FLAGS.labels)
         if FLAGS.num_seeds:
             changes["num_seeds"] = FLAGS.num_seeds
         settings = settings.replace(**changes)
     except ValueError as e:
-        raise cli.UsageError(f"--labels/--train_steps/--margin: {e}") from None
+        raise cli.UsageError(str(e)) from None
     if FLAGS.deterministic:
         import tensorflow as tf
         tf.config.experimental.enable_op_determinism()
