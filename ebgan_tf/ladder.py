@@ -65,7 +65,8 @@ class LadderConfig:
     train_steps: int = 1000
     # --- EBGAN-LN (paper §4.2; generator and schedule unknown, paper.md §3.3) ---
     # Choice: the initial margin m_0 on the energy scale above (see `margin_at`), from a pilot on
-    # seed 0 / 100 labels / 1500 steps, scored on training images 50000-59999 (never the test set):
+    # seed 0 / 100 labels / 1500 steps, scored on training images 50000-59999 (never the test set;
+    # the 100 labelled examples were drawn from all 60,000, so ~1/6 of them lie in that range):
     # LN 6.48 %; EBGAN-LN m_0 = 3: 6.45 %, 6: 6.20 %, 10: 7.34 %, 20: 10.02 % error. Real energies
     # fall from ~30 to ~8 over such a run and fakes sit at ~6-10, so m_0 >= 10 mostly pushes D to
     # mis-reconstruct fakes, and m_0 = 3 rarely engages the hinge.
