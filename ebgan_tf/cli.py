@@ -62,7 +62,15 @@ def run(main) -> None:
         except KeyboardInterrupt:
             _fail("interrupted; finished work is kept and a rerun resumes it.", code=130)
 
-    app.run(guarded)
+    app.run(guarded, flags_parser=_parse_flags)
+
+
+def _parse_flags(argv):
+    # absl's own parser prints the error plus a usage hint; the suite's rule is one line.
+    try:
+        return FLAGS(argv)
+    except flags.Error as e:
+        _fail(str(e), code=2)
 
 
 def _fail(message: str, code: int) -> None:
