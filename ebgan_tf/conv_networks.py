@@ -244,6 +244,44 @@ def build_dcgan_discriminator(specs, image_size: int = 64, channels: int = 3,
     return keras.Model(images, logits, name=name)
 
 
+def spec_flops(architecture: Architecture, network: str, width_divisor: int = 1,
+               channels: int = 3) -> int:
+    """Forward FLOPs of one image through a network, from its layer specs alone (no model built):
+    network is "generator", "autoencoder" or "dcgan_discriminator". Agrees with `conv_flops`."""
+    total = 0
+    if network == "generator":
+        sizes = generator_input_sizes(architecture.generator)
+        c_prev = 0
+        for i, (spec_text, size) in enumerate(zip(architecture.generator, sizes)):
+            spec = parse_spec(spec_text)
+            c_in = c_prev + (architecture.noise_planes[i] if i < len(architecture.noise_planes) else 0)
+            c_out = _width(spec.filters, i == len(architecture.generator) - 1, width_divisor)
+            # A transposed conv costs per input pixel; the final stride-1 conv keeps the size.
+            total += 2 * size * size * c_in * spec.kernel ** 2 * c_out
+            c_prev = c_out
+        return total
+    if network == "autoencoder":
+        layers = [(s, False) for s in architecture.encoder] + [(s, True) for s in architecture.decoder]
+    elif network == "dcgan_discriminator":
+        layers = [(s, False) for s in architecture.dcgan_discriminator]
+    else:
+        raise ValueError(f"unknown network {network!r}")
+    size, c_in = architecture.image_size, channels
+    for i, (spec_text, transposed) in enumerate(layers):
+        spec = parse_spec(spec_text)
+        last = i == len(layers) - 1
+        c_out = spec.filters if last else _width(spec.filters, False, width_divisor)
+        if transposed:
+            total += 2 * size * size * c_in * spec.kernel ** 2 * c_out
+            size *= spec.stride
+        else:
+            valid_logit = network == "dcgan_discriminator" and last
+            size = 1 if valid_logit else size // spec.stride
+            total += 2 * size * size * c_out * spec.kernel ** 2 * c_in
+        c_in = c_out
+    return total
+
+
 def conv_flops(model: keras.Model) -> int:
     """Multiply-adds ×2 of one forward pass on one image, over the conv layers (the bulk)."""
     total = 0

@@ -22,7 +22,6 @@ state and the step count are restored, and the data stream is resumed at the sam
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import math
 import os
@@ -245,18 +244,13 @@ def build_conv_model(cfg: ConvConfig) -> models.AdversarialModel:
     return model
 
 
-@functools.lru_cache(maxsize=None)
-def _forward_flops(architecture: str, is_ebgan: bool, width_divisor: int) -> tuple[int, int]:
-    cfg = ConvConfig(kind="ebgan" if is_ebgan else "dcgan", architecture=architecture,
-                     width_divisor=width_divisor)
-    generator, discriminator = build_networks(cfg)
-    return conv_networks.conv_flops(generator), conv_networks.conv_flops(discriminator)
-
-
 def train_step_flops(cfg: ConvConfig) -> float:
     """Approximate training FLOPs of one step: G forward+backward once (3G), D forward+backward on
     the real batch, the fake batch for D's update and again for G's update (~9D), per image."""
-    g_flops, d_flops = _forward_flops(cfg.architecture, cfg.is_ebgan, cfg.width_divisor)
+    arch = conv_networks.ARCHITECTURES[cfg.architecture]
+    g_flops = conv_networks.spec_flops(arch, "generator", cfg.width_divisor)
+    d_flops = conv_networks.spec_flops(
+        arch, "autoencoder" if cfg.is_ebgan else "dcgan_discriminator", cfg.width_divisor)
     return cfg.batch_size * (3 * g_flops + 9 * d_flops)
 
 
@@ -315,10 +309,14 @@ def _read_history(path: Path) -> list[dict]:
     rows = {}
     with open(path, newline="") as f:
         for row in csv.DictReader(f):
-            try:
-                rows[int(row["epoch"])] = {k: float(v) for k, v in row.items() if v != ""}
-            except (KeyError, ValueError):
-                continue  # A row cut short by a kill.
+            values = {}
+            for key, value in row.items():
+                try:
+                    values[key] = float(value)
+                except (TypeError, ValueError):
+                    continue  # "NA" (Keras's empty validation columns), or a row cut short.
+            if "epoch" in values:
+                rows[int(values["epoch"])] = values
     return [rows[e] for e in sorted(rows)]
 
 
@@ -389,7 +387,8 @@ def train_model(exp: ConvExperiment, kind: str, output_dir: Path,
     def dataset(start_batch, seed_offset=0):
         return image_data.image_dataset(
             exp.source, exp.preprocessing, cfg.batch_size, cfg.seed + seed_offset, noise_dim,
-            data_dir=data_dir, data_source=data_source, start_batch=start_batch)
+            data_dir=data_dir, data_source=data_source, start_batch=start_batch,
+            num_synthetic=4 * cfg.batch_size)
 
     started = time.monotonic()
     if start_step < cfg.train_steps:
@@ -414,7 +413,7 @@ def train_model(exp: ConvExperiment, kind: str, output_dir: Path,
     rows, cols = exp.grid
     samples = _generate(model.generator, sample_noise(cfg, rows * cols))
     png = report.save_image_grid(samples, rows, cols, Path(output_dir) / f"samples_{kind}.png",
-                                 scale=2 if cfg.image_size <= 64 else 1)
+                                 scale=1)
     with tf.summary.create_file_writer(str(run_dir / "tensorboard" / "samples")).as_default():
         tf.summary.image("samples", report.image_grid(samples, rows, cols)[None], step=final_step)
     evaluation = _evaluate(model, cfg, next(iter(dataset(0, seed_offset=1000))))

@@ -174,9 +174,9 @@ def _tfds_reachable(host: tuple[str, int], timeout: float = 3.0) -> bool:
         return False
 
 
-def tfds_encoded(source: ImageSource, data_dir: Path | None) -> tf.data.Dataset:
-    """Encoded image bytes (scalar tf.string) of the TFDS train split, in the stored order,
-    restricted to the dog classes for the dog subset."""
+def tfds_examples(source: ImageSource, data_dir: Path | None) -> tf.data.Dataset:
+    """Examples {"image": encoded bytes (scalar tf.string)[, "label": int64]} of the TFDS train
+    split, in the stored order, restricted to the dog classes for the dog subset."""
     import tensorflow_datasets as tfds  # Lazily: slow to import, and only this path needs it.
 
     try:
@@ -200,13 +200,13 @@ def tfds_encoded(source: ImageSource, data_dir: Path | None) -> tf.data.Dataset:
             first = str(e).strip().splitlines()[0] if str(e).strip() else ""
             raise DataError(f"TFDS could not prepare {source.tfds_name}: {type(e).__name__}: "
                             f"{first[:200]}{hint}") from None
-    features = {"image": True, "label": True} if source.classes else {"image": True}
+    features = {"image": True, "label": True} if source.name.startswith("imagenet") else {"image": True}
     decoders = tfds.decode.PartialDecoding(features, decoders={"image": tfds.decode.SkipDecoding()})
     ds = builder.as_dataset(split="train", shuffle_files=False, decoders=decoders)
     if source.classes == "imagenet_dogs":
         dogs = tf.constant(dog_label_indices(), tf.int64)
         ds = ds.filter(lambda ex: tf.reduce_any(tf.equal(ex["label"], dogs)))
-    return ds.map(lambda ex: ex["image"])
+    return ds
 
 
 # --- the pipeline -------------------------------------------------------------------------------
@@ -258,7 +258,8 @@ def image_dataset(source_name: str, preprocessing: Preprocessing, batch_size: in
         encoded = tf.data.Dataset.from_tensor_slices(files)
         decode_fn, buffer = (lambda path: decode(tf.io.read_file(path))), len(files)
     else:
-        encoded, decode_fn, buffer = tfds_encoded(source, folder), decode, shuffle_buffer
+        encoded = tfds_examples(source, folder).map(lambda ex: ex["image"])
+        decode_fn, buffer = decode, shuffle_buffer
     ds = encoded.shuffle(buffer, seed=seed, reshuffle_each_iteration=True).repeat()
     # Positions are counted before the skip, so a resumed stream is the same stream.
     ds = ds.enumerate().skip(start_batch * batch_size)
