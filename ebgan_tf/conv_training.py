@@ -83,6 +83,9 @@ class ConvConfig:
             raise ValueError(f"margin must be non-negative, got {self.margin}")
         if self.train_steps < 1 or self.steps_per_checkpoint < 1 or self.batch_size < 2:
             raise ValueError("train_steps and steps_per_checkpoint must be >= 1, batch_size >= 2")
+        if self.train_steps % self.steps_per_checkpoint:
+            raise ValueError(f"train_steps {self.train_steps} is not a multiple of "
+                             f"steps_per_checkpoint {self.steps_per_checkpoint}")
 
     @property
     def is_ebgan(self) -> bool:
@@ -274,15 +277,21 @@ class TrainResult:
 
 
 class _SaveCheckpoint(keras.callbacks.Callback):
-    """Saves a tf.train checkpoint, numbered by the global step, at the end of every interval."""
+    """Saves a tf.train checkpoint, numbered by the global step, at the end of every interval.
 
-    def __init__(self, manager: tf.train.CheckpointManager, step_variable):
+    The step is counted from Keras's epochs, not from an optimizer's `iterations`, which a
+    float16 loss-scale optimizer does not advance on the steps it skips."""
+
+    def __init__(self, manager: tf.train.CheckpointManager, completed_steps: tf.Variable,
+                 steps_per_epoch: int):
         super().__init__()
         self.manager = manager
-        self.step_variable = step_variable
+        self.completed_steps = completed_steps
+        self.steps_per_epoch = steps_per_epoch
 
     def on_epoch_end(self, epoch, logs=None):
-        self.manager.save(checkpoint_number=int(self.step_variable.numpy()))
+        self.completed_steps.assign((epoch + 1) * self.steps_per_epoch)
+        self.manager.save(checkpoint_number=int(self.completed_steps.numpy()))
 
 
 def _check_settings(run_dir: Path, cfg: ConvConfig) -> None:
@@ -368,15 +377,17 @@ def train_model(exp: ConvExperiment, kind: str, output_dir: Path,
     with strategy.scope():
         keras.utils.set_random_seed(cfg.seed)  # The same initial weights on every (re)run.
         model = build_conv_model(cfg)
+    completed_steps = tf.Variable(0, dtype=tf.int64, trainable=False, name="completed_steps")
+    with strategy.scope():
         checkpoint = tf.train.Checkpoint(generator=model.generator,
                                          discriminator=model.discriminator,
                                          d_optimizer=model.d_optimizer,
-                                         g_optimizer=model.g_optimizer)
+                                         g_optimizer=model.g_optimizer,
+                                         completed_steps=completed_steps)
         manager = tf.train.CheckpointManager(checkpoint, str(run_dir / "checkpoints"), max_to_keep=2)
         if manager.latest_checkpoint:
             checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-    step_variable = model.g_optimizer.iterations
-    start_step = int(step_variable.numpy())
+    start_step = int(completed_steps.numpy())
     if start_step % cfg.steps_per_checkpoint and start_step < cfg.train_steps:
         raise UsageError(f"{run_dir}: checkpoint at step {start_step} is not on a "
                          f"{cfg.steps_per_checkpoint}-step boundary; delete the folder to restart.")
@@ -393,7 +404,7 @@ def train_model(exp: ConvExperiment, kind: str, output_dir: Path,
     started = time.monotonic()
     if start_step < cfg.train_steps:
         fit_callbacks = [
-            _SaveCheckpoint(manager, step_variable),
+            _SaveCheckpoint(manager, completed_steps, cfg.steps_per_checkpoint),
             keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
             keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), write_graph=False,
                                         update_freq="epoch"),
@@ -406,9 +417,9 @@ def train_model(exp: ConvExperiment, kind: str, output_dir: Path,
         except tf.errors.InvalidArgumentError as e:
             # Mid-stream decode failures surface here; the last checkpoint is kept.
             raise DataError(f"training {kind} stopped at a bad input ({e.message.splitlines()[0][:200]}); "
-                            f"the checkpoint at step {int(step_variable.numpy())} is kept.") from None
+                            f"the checkpoint at step {int(completed_steps.numpy())} is kept.") from None
     train_seconds = time.monotonic() - started
-    final_step = int(step_variable.numpy())
+    final_step = int(completed_steps.numpy())
     _save_generator(model.generator, run_dir / "generator.keras")
     rows, cols = exp.grid
     samples = _generate(model.generator, sample_noise(cfg, rows * cols))
@@ -432,6 +443,10 @@ def run_experiment(exp: ConvExperiment, output_dir, data_dir=None, data_source: 
     try:
         if deterministic:
             tf.config.experimental.enable_op_determinism()
+        # Fail on missing data in seconds, before any model is built.
+        image_data.image_dataset(exp.source, exp.preprocessing, exp.base.batch_size, exp.base.seed,
+                                 noise_dim=1, data_dir=data_dir, data_source=data_source,
+                                 num_synthetic=2 * exp.base.batch_size)
         policy = distribute.set_mixed_precision(mixed_precision)
         tf_strategy = distribute.make_strategy(strategy)
         results = [train_model(exp, kind, output_dir, tf_strategy, data_dir, data_source,

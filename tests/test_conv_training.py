@@ -47,7 +47,7 @@ def test_bad_presets_and_configs():
     with pytest.raises(ValueError, match="scale"):
         ct.experiment("fig5_fig12_lsun", "huge")
     for bad in (dict(kind="wgan"), dict(architecture="resnet"), dict(margin=-1.0),
-                dict(train_steps=0)):
+                dict(train_steps=0), dict(train_steps=5, steps_per_checkpoint=2)):
         with pytest.raises(ValueError):
             ct.ConvConfig(**bad)
     with pytest.raises(Exception):
