@@ -451,17 +451,26 @@ def run_experiment(exp: ConvExperiment, output_dir, data_dir=None, data_source: 
         tf_strategy = distribute.make_strategy(strategy)
         results = [train_model(exp, kind, output_dir, tf_strategy, data_dir, data_source,
                                callbacks, verbose) for kind in exp.kinds]
+        rows, cols = exp.grid
+        real, _ = next(iter(image_data.image_dataset(
+            exp.source, exp.preprocessing, rows * cols, exp.base.seed + 1000, noise_dim=1,
+            data_dir=data_dir, data_source=data_source, num_synthetic=rows * cols)))
+        data_png = report.save_image_grid(real.numpy(), rows, cols, output_dir / "samples_data.png")
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
     return write_experiment_report(exp, results, output_dir, time.monotonic() - started,
+                                   data_png=data_png,
                                    strategy=f"{strategy} ({tf_strategy.num_replicas_in_sync} "
                                             f"replica(s))", precision=policy)
 
 
 # --- the report --------------------------------------------------------------------------------
 
-def _side_by_side(results: list[TrainResult], exp: ConvExperiment) -> str:
+def _side_by_side(results: list[TrainResult], exp: ConvExperiment, data_png: Path | None) -> str:
     cells = []
+    if data_png is not None:
+        cells.append(f'<div style="flex:1 1 0;min-width:240px">'
+                     f'{report.figure(data_png, "Training data, after preprocessing")}</div>')
     for r in results:
         caption = f"{KIND_TITLES[r.kind]} — paper: {exp.figure_of(r.kind)}; step {r.final_step}"
         cells.append(f'<div style="flex:1 1 0;min-width:240px">{report.figure(r.samples_png, caption)}</div>')
@@ -504,7 +513,8 @@ def _curves_png(results: list[TrainResult], output_dir: Path) -> Path | None:
 
 
 def write_experiment_report(exp: ConvExperiment, results: list[TrainResult], output_dir: Path,
-                            wall_time_s: float, **provenance_extra) -> Path:
+                            wall_time_s: float, data_png: Path | None = None,
+                            **provenance_extra) -> Path:
     sections = []
     smoke = exp.scale == "smoke"
     intro = [report.paragraph(
@@ -515,9 +525,9 @@ def write_experiment_report(exp: ConvExperiment, results: list[TrainResult], out
             "Smoke scale: a few steps on synthetic blobs with shrunken widths. This run checks the "
             "pipeline (training, checkpoints, grids, report), not the paper's result; the samples "
             "are not expected to look like the paper's."))
-    intro.append(_side_by_side(results, exp))
+    intro.append(_side_by_side(results, exp, data_png))
     sections.append(report.Section(f"Samples side by side ({exp.grid[0]}×{exp.grid[1]} grids, "
-                                   "the same noise for every model)", intro))
+                                   "the same noise for every model), beside the data", intro))
 
     rows = []
     for r in results:
