@@ -343,7 +343,7 @@ def _generate(generator, noise, batch=16):
 
 
 def _evaluate(model, cfg: ConvConfig, batch) -> dict:
-    """D on one real batch and one generated batch, in inference mode."""
+    """D on one batch of training images and one generated batch, in inference mode."""
     real, noise = batch
     fake = model.generator(noise, training=False)
     if cfg.is_ebgan:
@@ -539,8 +539,9 @@ def write_experiment_report(exp: ConvExperiment, results: list[TrainResult], out
     columns = ["model", "paper figure", "steps", "resumed from", "train time here (s)",
                "real energy", "fake energy", "real prob", "fake prob"]
     blocks = [report.table(rows, columns),
-              report.paragraph("Energies: D(x) = ‖Dec(Enc(x)) − x‖ (eq. 13, the L2 norm) on one "
-                               "held-out real batch and one generated batch, in inference mode; "
+              report.paragraph("Energies: D(x) = ‖Dec(Enc(x)) − x‖ (eq. 13, the L2 norm), mean "
+                               "over one batch of training images (drawn in another order than "
+                               "in training) and one generated batch, in inference mode; "
                                "probabilities: the DCGAN discriminator's sigmoid output.")]
     for r in results:
         if r.config.is_ebgan:
