@@ -130,3 +130,28 @@ def test_crashed_run_resumes_from_its_checkpoint(tmp_path, capsys):
     with pytest.raises(UsageError, match="other settings \\(margin\\)"):
         ct.train_model(other, "ebgan_pt", out)
     assert json.loads((out / "trials" / "ebgan_pt" / "config.json").read_text())["margin"] == 20.0
+
+
+def test_real_data_path_from_a_local_folder_and_a_corrupt_file(tmp_path):
+    import tensorflow as tf
+    from ebgan_tf.data import DataError
+
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "data" / "celeb_a"
+    folder.mkdir(parents=True)
+    for i in range(8):
+        image = tf.constant(rng.integers(0, 256, (218, 178, 3)), tf.uint8)
+        (folder / f"{i:06d}.jpg").write_bytes(tf.io.encode_jpeg(image).numpy())
+    exp = _tiny_experiment()
+    exp = exp.replace(source="celeb_a", kinds=("ebgan",),
+                      base=exp.base.replace(train_steps=2, steps_per_checkpoint=2))
+    page = ct.run_experiment(exp, tmp_path / "out", data_dir=tmp_path / "data", data_source="local")
+    assert "CelebA (aligned)" in page.read_text(encoding="utf-8")
+    assert "central 108×108 crop" in page.read_text(encoding="utf-8")
+
+    # A corrupt file met in mid-training (the up-front check reads only the first) is one line.
+    (folder / "000003.jpg").write_bytes(b"\xff\xd8 not a jpeg")
+    bad = exp.replace(base=exp.base.replace(train_steps=8, steps_per_checkpoint=2))
+    with pytest.raises(DataError, match="stopped at a bad input") as info:
+        ct.run_experiment(bad, tmp_path / "bad", data_dir=tmp_path / "data", data_source="local")
+    assert "\n" not in str(info.value)
