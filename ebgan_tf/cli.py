@@ -13,6 +13,7 @@ from absl import app, flags
 
 from ebgan_tf.data import DATA_DIR_ENV, DATA_SOURCES, DataError
 from ebgan_tf.distribute import STRATEGIES
+from ebgan_tf.grid import EXECUTORS, SAVE_GENERATORS, GridError, TrialRuntime
 
 SCALES = ("smoke", "cpu", "paper")
 FLAGS = flags.FLAGS
@@ -49,6 +50,41 @@ def define_common_flags(default_output_dir: str, margin: float | None = None,
         flags.DEFINE_float("margin", margin, "EBGAN energy margin m (eq. 1).", lower_bound=0.0)
 
 
+def define_grid_flags() -> None:
+    """Flags of the scripts over the MNIST grid's trials (Figs. 2, 3, 4)."""
+    flags.DEFINE_enum("save_generators", "best", SAVE_GENERATORS,
+                      "Keep trials/<id>/generator.keras for the best trial of each kind (Fig. 4), "
+                      "for all trials (up to ~130 MB each at sizeG=3200), or for none.")
+    flags.DEFINE_enum("executor", "ray", EXECUTORS,
+                      "ray: Ray Tune (local Ray, or --ray_address); inline: one trial after "
+                      "another in this process, for debugging.")
+    flags.DEFINE_float("cpus_per_trial", 1.0, "Ray CPUs per trial (also TF's threads per trial).",
+                       lower_bound=0.0)
+    flags.DEFINE_float("gpus_per_trial", 0.0,
+                       "Ray GPUs per trial; fractions (e.g. 0.25) share a GPU between trials.",
+                       lower_bound=0.0)
+    flags.DEFINE_integer("max_concurrent_trials", None,
+                         "Cap on trials running at once (default: as many as resources allow).",
+                         lower_bound=1)
+    flags.DEFINE_bool("jit_compile", False,
+                      "XLA-compile each trial's train step (pays off for wide models and GPUs).")
+    # A resumed grid must reproduce an uninterrupted one, so the grid runs deterministic ops.
+    FLAGS.set_default("deterministic", True)
+
+
+def grid_arguments() -> dict:
+    """The keyword arguments of `grid_report.reproduce` that the flags give."""
+    runtime = TrialRuntime(
+        data_dir=FLAGS.data_dir, data_source=FLAGS.data_source, strategy=FLAGS.strategy,
+        deterministic=FLAGS.deterministic, jit_compile=FLAGS.jit_compile,
+        save_generators=FLAGS.save_generators, threads=max(1, int(FLAGS.cpus_per_trial)))
+    return dict(scale=FLAGS.scale, output_dir=FLAGS.output_dir, runtime=runtime,
+                seed=FLAGS.seed, margin=FLAGS.margin, mixed_precision=FLAGS.mixed_precision,
+                executor=FLAGS.executor, ray_address=FLAGS.ray_address,
+                cpus_per_trial=FLAGS.cpus_per_trial, gpus_per_trial=FLAGS.gpus_per_trial,
+                max_concurrent_trials=FLAGS.max_concurrent_trials)
+
+
 def run(main) -> None:
     """`absl.app.run(main)`, with expected failures reported as one line and a non-zero exit."""
 
@@ -57,7 +93,7 @@ def run(main) -> None:
             _fail(f"unexpected arguments: {' '.join(argv[1:])}", code=2)
         try:
             return main(argv)
-        except (DataError, UsageError) as e:
+        except (DataError, UsageError, GridError) as e:
             _fail(str(e), code=2 if isinstance(e, UsageError) else 1)
         except KeyboardInterrupt:
             _fail("interrupted; finished work is kept and a rerun resumes it.", code=130)
@@ -66,11 +102,11 @@ def run(main) -> None:
 
 
 def _parse_flags(argv):
-    # absl's own parser prints the error plus a usage hint; the suite's rule is one line.
+    """absl's parser, with a bad flag reported as one line (absl's own adds a usage hint)."""
     try:
         return FLAGS(argv)
     except flags.Error as e:
-        _fail(str(e), code=2)
+        _fail(" ".join(str(e).split()), code=2)
 
 
 def _fail(message: str, code: int) -> None:

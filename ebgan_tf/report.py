@@ -177,8 +177,12 @@ def provenance(wall_time_s: float | None = None, **extra) -> dict:
 
 
 def write_report(output_dir: str | os.PathLike, title: str, sections: list[Section],
-                 provenance_info: dict, subtitle: str = "") -> Path:
-    """Writes `<output_dir>/index.html`, then refreshes the index one folder up."""
+                 provenance_info: dict, subtitle: str = "", filename: str = "index.html") -> Path:
+    """Writes `<output_dir>/<filename>`, then refreshes the index of reports one folder up.
+
+    The index one folder up is written only where it is a folder of reports (the suite's
+    `reports/`, or a folder that already has an index), never into an arbitrary parent.
+    """
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
@@ -192,23 +196,30 @@ def write_report(output_dir: str | os.PathLike, title: str, sections: list[Secti
     parts.append("<h2>Provenance</h2>")
     parts.append(table([{"what": k, "value": v} for k, v in provenance_info.items()]))
     parts.append("</body></html>")
-    path = output_dir / "index.html"
+    path = output_dir / filename
     write_text_atomic(path, "\n".join(parts))
-    write_reports_index(output_dir.parent)
+    parent = output_dir.resolve().parent
+    if parent.name == "reports" or (parent / "index.html").is_file():
+        write_reports_index(parent)
     return path
 
 
 def write_reports_index(reports_dir: str | os.PathLike) -> Path:
-    """`<reports_dir>/index.html` linking every `*/index.html` below it, with its title."""
+    """`<reports_dir>/index.html` linking every report page `*/*.html` below it, with its title.
+
+    Each folder's `index.html` comes first, then its other pages (e.g. fig2/fig3.html).
+    """
     import re
 
     reports_dir = Path(reports_dir)
     rows = []
-    for report in sorted(reports_dir.glob("*/index.html")):
+    pages = sorted(reports_dir.glob("*/*.html"),
+                   key=lambda p: (p.parent.name, p.name != "index.html", p.name))
+    for report in pages:
         match = re.search(r"<title>(.*?)</title>", report.read_text(encoding="utf-8", errors="replace"))
         title = html.unescape(match.group(1)) if match else report.parent.name
-        rows.append(f'<li><a href="{html.escape(report.parent.name)}/index.html">'
-                    f"{html.escape(title)}</a></li>")
+        href = f"{report.parent.name}/{report.name}"
+        rows.append(f'<li><a href="{html.escape(href)}">{html.escape(title)}</a></li>')
     page = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
             f"<title>ebgan_tf reports</title><style>{REPORT_CSS}</style></head><body>"
             f"<h1>ebgan_tf reports</h1><ul>{''.join(rows)}</ul></body></html>")

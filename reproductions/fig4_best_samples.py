@@ -1,0 +1,20 @@
+"""Figure 4 of EBGAN (§4.1): 8x12 samples of the best GAN, EBGAN and EBGAN-PT of the grid. Reuses or
+resumes the grid's trials in --output_dir (those of fig2_grid_search.py), then writes
+<output_dir>/fig4.html.
+
+    python reproductions/fig4_best_samples.py                  # cpu scale (the default)
+    python reproductions/fig4_best_samples.py --scale=paper --ray_address=auto --gpus_per_trial=0.25
+"""
+
+from ebgan_tf import cli, grid_report
+
+cli.define_common_flags(default_output_dir="reports/fig2", margin=10.0)
+cli.define_grid_flags()
+
+
+def main(argv):
+    grid_report.reproduce("fig4", **cli.grid_arguments())
+
+
+if __name__ == "__main__":
+    cli.run(main)

@@ -1,0 +1,206 @@
+"""The MNIST grid: trial table per scale, the idempotent trial, failures, generator keeping, the
+figures' numbers. The end-to-end runs (Ray, SIGKILL and resume, browser) are in test_grid_e2e.py."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from ebgan_tf import config, grid, grid_report
+
+
+def _runtime(data_dir, **settings):
+    # Op determinism is a process-wide switch; the subprocess tests of test_grid_e2e.py cover it.
+    return grid.TrialRuntime(data_dir=str(data_dir), deterministic=False, **settings)
+
+
+def _tiny_trial(**overrides):
+    cfg = config.MLPConfig(kind="ebgan", n_layer_g=2, n_layer_d=2, size_g=64, size_d=32,
+                           train_steps=20, **overrides)
+    return grid.Trial(cfg, num_eval_samples=64, log_every=10)
+
+
+# --- trial table -----------------------------------------------------------------------------
+
+def test_paper_scale_is_the_whole_of_table1():
+    trials = grid.grid_trials("paper")
+    kinds = [t.config.kind for t in trials]
+    assert (kinds.count("ebgan"), kinds.count("ebgan_pt"), kinds.count("gan")) == (512, 512, 6144)
+    assert len({t.trial_id for t in trials}) == len(trials)
+    assert {t.config.train_steps for t in trials} == {18_740}
+    assert {t.num_eval_samples for t in trials} == {10_000}
+
+
+def test_cpu_scale_covers_every_panel_and_every_optimizer_setting():
+    trials = grid.grid_trials("cpu")
+    gan = [t.config for t in trials if t.config.kind == "gan"]
+    ebgan = [t.config for t in trials if t.config.kind == "ebgan"]
+    assert len(ebgan) == 32 and len(gan) == 384 and len(trials) == 448
+    layer_pairs = {(c.n_layer_g, c.n_layer_d) for c in ebgan}
+    assert layer_pairs == {(g, d) for g in (2, 3, 4, 5) for d in (2, 3, 4, 5)}
+    assert {(c.optim_d, c.optim_g, c.lr) for c in gan} == {
+        (d, g, lr) for d in ("adam", "sgd") for g in ("adam", "sgd") for lr in (1e-2, 1e-3, 1e-4)}
+    # Every Fig. 3 subplot gets the same 32 architectures.
+    for lr in grid_report.FIG3_LRS:
+        for d, g in grid_report.FIG3_OPTIMIZERS:
+            assert sum(c.lr == lr and c.optim_d == d and c.optim_g == g for c in gan) == 32
+
+
+def test_smoke_scale_has_both_kinds_and_is_tiny():
+    trials = grid.grid_trials("smoke")
+    assert {t.config.kind for t in trials} == {"gan", "ebgan", "ebgan_pt"}
+    assert len(trials) <= 10 and all(t.config.train_steps <= 50 for t in trials)
+
+
+def test_trial_ids_are_stable_and_change_with_anything_that_changes_numbers():
+    a = grid.grid_trials("cpu", seed=0)[0]
+    assert a.trial_id == grid.grid_trials("cpu", seed=0)[0].trial_id
+    assert a.trial_id == grid.Trial.from_dict(json.loads(json.dumps(a.to_dict()))).trial_id
+    assert a.trial_id.startswith("ebgan-g2x400-d2x128-drop-adam-adam-lr0.001-s0-")
+    others = [grid.grid_trials("cpu", seed=1)[0], grid.grid_trials("cpu", margin=4.0)[0],
+              grid.grid_trials("cpu", precision="mixed")[0],
+              grid.grid_trials("cpu", energy_reduction="mse")[0],
+              grid.Trial(a.config, num_eval_samples=999, log_every=a.log_every)]
+    assert len({a.trial_id, *(t.trial_id for t in others)}) == 1 + len(others)
+
+
+def test_bad_trial_settings_are_errors():
+    with pytest.raises(ValueError, match="multiple of log_every"):
+        grid.Trial(_tiny_trial().config, log_every=7)
+    with pytest.raises(ValueError, match="scale"):
+        grid.grid_trials("huge")
+    with pytest.raises(ValueError, match="save_generators"):
+        grid.TrialRuntime(save_generators="some")
+
+
+# --- one trial -------------------------------------------------------------------------------
+
+def test_trial_writes_its_folder_result_last_and_never_reruns(mnist_data_dir, tmp_path):
+    runtime = _runtime(mnist_data_dir, save_generators="all")
+    trial = _tiny_trial()
+    result = grid.run_trial(trial, tmp_path, runtime)
+    folder = grid.trial_dir(tmp_path, trial)
+    assert result["status"] == "ok", result["reason"]
+    assert {p.name for p in folder.iterdir()} == {
+        "config.json", "metrics.csv", "samples.png", "generator.keras", "result.json"}
+    assert json.loads((folder / "result.json").read_text()) == json.loads(json.dumps(result))
+    assert 0.0 <= result["log_is"] <= math.log(10) and result["i_prime"] >= 0
+    assert result["frechet_distance"] > 0 and result["steps_run"] == 20
+    assert result["nLayerG"] == 2 and result["optimD"] == "adam"  # The paper's names.
+    log = (folder / "metrics.csv").read_text().splitlines()
+    assert log[0].startswith("step,elapsed_s") and len(log) == 3  # Header + one row per 10 steps.
+    # Finished: a second call returns the record without touching the folder.
+    stamp = (folder / "metrics.csv").stat().st_mtime_ns
+    assert grid.run_trial(trial, tmp_path, runtime) == result
+    assert (folder / "metrics.csv").stat().st_mtime_ns == stamp
+
+
+def test_a_killed_trial_is_redone_from_scratch(mnist_data_dir, tmp_path):
+    trial = _tiny_trial()
+    folder = grid.trial_dir(tmp_path, trial)
+    folder.mkdir(parents=True)
+    (folder / "metrics.csv").write_text("half-written\n")
+    (folder / "leftover.tmp").write_text("x")
+    result = grid.run_trial(trial, tmp_path, _runtime(mnist_data_dir))
+    assert result["status"] == "ok"
+    assert not (folder / "leftover.tmp").exists()
+    assert (folder / "metrics.csv").read_text().startswith("step,")
+
+
+def test_divergence_and_failure_are_recorded_and_do_not_stop_the_grid(mnist_data_dir, tmp_path):
+    good = _tiny_trial()
+    # Plain SGD at lr 1e6 on the auto-encoder energy overflows within a few steps.
+    diverging = _tiny_trial(optim_d="sgd", optim_g="sgd", lr=1e6, batch_norm=False)
+    failing = _tiny_trial(image_size=30)  # No 30x30 MNIST: an error inside the trial.
+    frame = grid.run_grid([good, diverging, failing], tmp_path,
+                          _runtime(mnist_data_dir), executor="inline",
+                          print_fn=lambda line: None)
+    assert frame["status"].tolist() == ["ok", "diverged", "failed"]
+    assert "non-finite" in frame["reason"][1] or "NaN" in frame["reason"][1]
+    assert frame["reason"][2].startswith("ValueError") and "30" in frame["reason"][2]
+    assert np.isnan(frame["log_is"][1]) and np.isnan(frame["log_is"][2])
+    header = (tmp_path / "results.csv").read_text().splitlines()[0].split(",")
+    for column in ("trial_id", "kind", "status", "log_is", "i_prime", "nLayerG", "nLayerD",
+                   "sizeG", "sizeD", "dropoutD", "optimD", "optimG", "lr", "seed", "steps",
+                   "wall_time_s"):
+        assert column in header
+
+
+def test_run_grid_rejects_duplicates(tmp_path):
+    trial = _tiny_trial()
+    with pytest.raises(ValueError, match="duplicates"):
+        grid.run_grid([trial, trial], tmp_path, executor="inline")
+
+
+def test_missing_data_stops_before_any_trial(tmp_path):
+    from ebgan_tf import data
+
+    with pytest.raises(data.DataError, match="no MNIST folder"):
+        grid.check_data(grid.TrialRuntime(data_dir=str(tmp_path), data_source="local"))
+
+
+# --- generator keeping -----------------------------------------------------------------------
+
+def _fake_finished(tmp_path, trial_id, kind, score, status="ok"):
+    folder = tmp_path / "trials" / trial_id
+    folder.mkdir(parents=True)
+    (folder / grid.GENERATOR_FILE).write_bytes(b"weights")
+    return {"trial_id": trial_id, "kind": kind, "status": status, grid.RANK_SCORE: score}
+
+
+def test_keeper_keeps_only_the_best_generator_of_each_kind(tmp_path):
+    keeper = grid._GeneratorKeeper(tmp_path, [], "best")
+    results = [_fake_finished(tmp_path, "e1", "ebgan", 1.0), _fake_finished(tmp_path, "g1", "gan", 0.2),
+               _fake_finished(tmp_path, "e2", "ebgan", 1.5), _fake_finished(tmp_path, "e3", "ebgan", 1.2),
+               _fake_finished(tmp_path, "e0", "ebgan", 1.5),  # Ties e2: the smaller id wins.
+               _fake_finished(tmp_path, "g2", "gan", float("nan"), status="diverged")]
+    for result in results:
+        keeper.trial_finished(result)
+    kept = sorted(p.parent.name for p in tmp_path.glob(f"trials/*/{grid.GENERATOR_FILE}"))
+    assert kept == ["e0", "g1"]
+
+
+def test_keeper_modes_all_and_none_delete_nothing(tmp_path):
+    for mode in ("all", "none"):
+        keeper = grid._GeneratorKeeper(tmp_path, [], mode)
+        result = _fake_finished(tmp_path, f"x-{mode}", "ebgan", 0.1)
+        keeper.trial_finished(result)
+        keeper.finalise()
+        assert (tmp_path / "trials" / f"x-{mode}" / grid.GENERATOR_FILE).exists()
+
+
+# --- the figures' numbers --------------------------------------------------------------------
+
+def test_bin_percentages_match_numpy():
+    rng = np.random.default_rng(0)
+    scores = rng.uniform(0, 2.5, 1000)  # Some above ln 10: they count in the last bin.
+    ours = grid_report.bin_percentages(scores)
+    edges = np.linspace(0, np.log(10), 31)
+    expected = np.histogram(np.minimum(scores, np.log(10)), edges)[0] / 10.0
+    np.testing.assert_allclose(ours, expected)
+    assert ours.sum() == pytest.approx(100.0)
+    assert grid_report.BIN_EDGES[1] == pytest.approx(0.0768, abs=1e-4)  # The paper's bin width.
+
+
+def test_probability_of_superiority_matches_brute_force():
+    rng = np.random.default_rng(1)
+    a, b = rng.integers(0, 5, 40).astype(float), rng.integers(0, 5, 30).astype(float)
+    brute = np.mean([1.0 if x > y else 0.5 if x == y else 0.0 for x in a for y in b])
+    assert grid_report.probability_of_superiority(a, b) == pytest.approx(brute)
+    assert grid_report.claim_check(a + 10, b)["holds"]
+    assert not grid_report.claim_check(b, a + 10)["holds"]
+
+
+def test_histogram_scores_count_diverged_as_zero_and_drop_failed():
+    import pandas as pd
+
+    frame = pd.DataFrame({
+        "kind": ["gan"] * 4, "status": ["ok", "diverged", "failed", "ok"],
+        grid.RANK_SCORE: [1.0, np.nan, np.nan, 0.5], "nLayerG": [2, 2, 2, 5], "nLayerD": [2] * 4,
+        "lr": [1e-3] * 4, "optimD": ["adam"] * 4, "optimG": ["adam"] * 4})
+    np.testing.assert_array_equal(grid_report.histogram_scores(frame, "gan"), [1.0, 0.0, 0.5])
+    np.testing.assert_array_equal(grid_report.histogram_scores(frame, "gan", max_layers=4), [1.0, 0.0])
+    np.testing.assert_array_equal(
+        grid_report.histogram_scores(frame, "gan", lr=1e-3, optim_d="adam", optim_g="adam"),
+        [1.0, 0.0, 0.5])
