@@ -95,6 +95,9 @@ def run(main) -> None:
             return main(argv)
         except (DataError, UsageError, GridError) as e:
             _fail(str(e), code=2 if isinstance(e, UsageError) else 1)
+        except FloatingPointError as e:
+            # A run that diverged (e.g. semi_supervised's NaN check); finished runs are kept.
+            _fail(" ".join(str(e).split()), code=1)
         except KeyboardInterrupt:
             _fail("interrupted; finished work is kept and a rerun resumes it.", code=130)
 

@@ -378,7 +378,8 @@ def reproduce(page: str, scale: str, output_dir: str | Path, runtime: grid.Trial
     frame = grid.run_grid(trials, output_dir, runtime, executor=executor,
                           ray_address=ray_address, cpus_per_trial=cpus_per_trial,
                           gpus_per_trial=gpus_per_trial,
-                          max_concurrent_trials=max_concurrent_trials, print_fn=print_fn)
+                          max_concurrent_trials=max_concurrent_trials,
+                          reuse_workers=scale_spec.reuse_workers, print_fn=print_fn)
     wall_time_s = time.time() - started
     runs = _log_run(output_dir, {
         "started (UTC)": time.strftime("%Y-%m-%d %H:%M", time.gmtime(started)),
