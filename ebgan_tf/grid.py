@@ -141,7 +141,7 @@ SCALES: dict[str, GridScale] = {
                  "32 EBGAN + 32 EBGAN-PT + 384 GAN trials. Width is what the paper varies last and "
                  "what costs most on a CPU (a 3200-wide layer is 64x a 400-wide one). Each trial "
                  "trains 400 steps of batch 64 (0.43 epochs) and is scored on 1,000 samples: the "
-                 "448 trials took 22.7 minutes on 2 CPU cores that other jobs shared."),
+                 "448 trials took 22.7-25.6 minutes on 2 CPU cores."),
         kinds=("ebgan", "ebgan_pt", "gan"),
         axes=dict(**_ALL_LAYERS, size_g=(400,), size_d=(128,), dropout_d=(True, False)),
         gan_optimization=None,
