@@ -5,11 +5,10 @@ comparison runs in a fresh interpreter (this file's `__main__`).
 """
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
+
+import fresh_interpreter
 
 KINDS = ("dcgan", "ebgan_pt")
 # One step (a D update, then a G update through the updated D). From the second step on, float32
@@ -66,14 +65,7 @@ def _main():
 
 @pytest.fixture(scope="module")
 def report():
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2",
-           "PYTHONPATH": os.pathsep.join([os.path.dirname(os.path.dirname(__file__)),
-                                          os.environ.get("PYTHONPATH", "")])}
-    out = subprocess.run([sys.executable, __file__], capture_output=True, text=True, env=env,
-                         timeout=600)
-    lines = [l for l in out.stdout.splitlines() if l.startswith("RESULT ")]
-    assert out.returncode == 0 and lines, out.stderr[-3000:]
-    return json.loads(lines[-1][len("RESULT "):])
+    return fresh_interpreter.run_main(__file__)
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -5,11 +5,10 @@ interpreter (this file's `__main__`), which prints the largest variable differen
 """
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
+
+import fresh_interpreter
 
 KINDS = ("ebgan", "ebgan_pt", "gan")
 
@@ -75,14 +74,7 @@ def _initial(kind):
 
 @pytest.fixture(scope="module")
 def equivalence_report():
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2",
-           "PYTHONPATH": os.pathsep.join([os.path.dirname(os.path.dirname(__file__)),
-                                          os.environ.get("PYTHONPATH", "")])}
-    out = subprocess.run([sys.executable, __file__], capture_output=True, text=True, env=env,
-                         timeout=600)
-    lines = [l for l in out.stdout.splitlines() if l.startswith("RESULT ")]
-    assert out.returncode == 0 and lines, out.stderr[-3000:]
-    return json.loads(lines[-1][len("RESULT "):])
+    return fresh_interpreter.run_main(__file__)
 
 
 @pytest.mark.parametrize("kind", KINDS)

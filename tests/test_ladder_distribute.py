@@ -8,11 +8,10 @@ runs in a fresh interpreter (this file's `__main__`).
 """
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
+
+import fresh_interpreter
 
 KINDS = ("ln", "ebgan_ln")
 TINY = (784, 32, 16, 10)
@@ -86,14 +85,7 @@ def _main():
 
 @pytest.fixture(scope="module")
 def equivalence_report():
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2",
-           "PYTHONPATH": os.pathsep.join([os.path.dirname(os.path.dirname(__file__)),
-                                          os.environ.get("PYTHONPATH", "")])}
-    out = subprocess.run([sys.executable, __file__], capture_output=True, text=True, env=env,
-                         timeout=600)
-    lines = [l for l in out.stdout.splitlines() if l.startswith("RESULT ")]
-    assert out.returncode == 0 and lines, out.stderr[-3000:]
-    return json.loads(lines[-1][len("RESULT "):])
+    return fresh_interpreter.run_main(__file__)
 
 
 @pytest.mark.parametrize("kind", KINDS)
