@@ -381,16 +381,15 @@ def reproduce(page: str, scale: str, output_dir: str | Path, runtime: grid.Trial
                           max_concurrent_trials=max_concurrent_trials,
                           reuse_workers=scale_spec.reuse_workers, print_fn=print_fn)
     wall_time_s = time.time() - started
-    runs = _log_run(output_dir, {
-        "started (UTC)": time.strftime("%Y-%m-%d %H:%M", time.gmtime(started)),
-        "script": page, "trials run": pending, "wall time, min": round(wall_time_s / 60, 1),
-        "hardware": report.provenance()["hardware"], "executor": executor,
-        "cpus per trial": cpus_per_trial})
     info = report.provenance(wall_time_s, scale=scale, seed=seed, margin=margin,
                              trials=len(trials), executor=executor,
                              cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial,
                              precision="mixed" if mixed_precision else "float32",
                              deterministic=runtime.deterministic, jit_compile=runtime.jit_compile)
+    runs = _log_run(output_dir, {
+        "started (UTC)": time.strftime("%Y-%m-%d %H:%M", time.gmtime(started)),
+        "script": page, "trials run": pending, "wall time, min": round(wall_time_s / 60, 1),
+        "hardware": info["hardware"], "executor": executor, "cpus per trial": cpus_per_trial})
     path = write_pages(page, frame, output_dir, scale_spec, runs, info)
     print_fn(f"Wrote {path} and {Path(output_dir) / 'results.csv'}.")
     return path
