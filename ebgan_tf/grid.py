@@ -6,7 +6,7 @@
 A trial is one (configuration, evaluation) pair with a stable id derived from every setting that
 changes its numbers. `run_trial` builds the model, trains it with `fit()`, scores its generator
 with the MNIST score and writes `<output_dir>/trials/<trial_id>/`: `config.json`, `metrics.csv`
-(training log), `samples.png` (8x12 digits), optionally `generator.keras`, and `result.json`,
+(training log), `samples.png` (8x12 digits) and the same digits as `samples.npy`, optionally `generator.keras`, and `result.json`,
 written atomically and last. A folder with `result.json` is finished and never re-run; a folder
 without one is a trial that was killed and is redone from scratch. Every trial is seeded and (by
 default) runs with op determinism, so a grid killed at any moment reruns to the same scores.
@@ -43,6 +43,9 @@ STATUSES = ("ok", "diverged", "failed")
 RESULT_FILE = "result.json"
 GENERATOR_FILE = "generator.keras"
 SAMPLES_FILE = "samples.png"
+# The same digits as float16 [96, 32, 32, 1]: figures that lay samples out differently (Fig. 9's
+# rows of 16) read these instead of re-loading generators.
+SAMPLES_ARRAY_FILE = "samples.npy"
 # Fig. 4's panels are 8x12 digits (paper.md §2.7); every trial keeps such a grid.
 SAMPLE_ROWS, SAMPLE_COLS = 8, 12
 # The score that ranks trials (best generator, Fig. 4) and that the histograms plot.
@@ -364,6 +367,7 @@ def _train_and_score(trial: Trial, folder: Path, runtime: TrialRuntime) -> dict:
     if not np.all(np.isfinite(samples)):
         return {**outcome, "status": "diverged", "reason": "the generator outputs NaN/inf"}
     save_image_grid(samples, SAMPLE_ROWS, SAMPLE_COLS, folder / SAMPLES_FILE, scale=2)
+    np.save(folder / SAMPLES_ARRAY_FILE, samples.astype(np.float16))
     scores = metrics.evaluate_generator(generator, num_samples=trial.num_eval_samples,
                                         seed=trial.eval_seed, with_frechet_distance=True,
                                         data_dir=runtime.data_dir)
@@ -389,6 +393,7 @@ def _result_record(trial: Trial, outcome: dict, wall_time_s: float) -> dict:
         "precision": trial.precision, "wall_time_s": round(wall_time_s, 2),
         **{name: final.get(name, float("nan"))
            for name in ("real_energy", "fake_energy", "d_loss", "g_loss")},
+        "class_counts": scores.get("class_counts"),
         "final_metrics": final,
     }
     return record

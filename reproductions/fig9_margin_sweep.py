@@ -1,0 +1,33 @@
+"""Figure 9 of EBGAN (Appendix F): the margin sweep m in {1, 2, 4, 6, 8, 12, 16, 32}, and under
+which energy reduction (l2, mse, sse) the paper's pattern appears.
+
+    python reproductions/fig9_margin_sweep.py                          # cpu scale, l2 energy
+    python reproductions/fig9_margin_sweep.py --energy_reduction=all   # the three scales side by side
+"""
+
+from absl import flags
+
+from ebgan_tf import cli, margin_sweep
+from ebgan_tf.losses import ENERGY_REDUCTIONS
+
+cli.define_common_flags(default_output_dir="reports/fig9")
+cli.define_grid_flags()
+flags.DEFINE_enum("energy_reduction", "l2", (*ENERGY_REDUCTIONS, "all"),
+                  "Reduction of eq. 13's energy: l2 = ||Dec(Enc(x)) - x|| (the suite's default), "
+                  "mse, sse, or all three (about 3x the time).")
+flags.DEFINE_list("margins", None, "Margins to run (default: the paper's eight).")
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+    arguments = cli.grid_arguments()
+    try:
+        margins = [float(m) for m in FLAGS.margins] if FLAGS.margins else None
+    except ValueError:
+        raise cli.UsageError(f"--margins must be numbers, got {','.join(FLAGS.margins)}") from None
+    reductions = ENERGY_REDUCTIONS if FLAGS.energy_reduction == "all" else (FLAGS.energy_reduction,)
+    margin_sweep.reproduce(energy_reductions=reductions, margins=margins, **arguments)
+
+
+if __name__ == "__main__":
+    cli.run(main)
