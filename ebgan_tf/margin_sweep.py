@@ -236,8 +236,9 @@ def draw_fig9(rows_by_reduction: dict, trials_by_reduction: dict, output_dir, pa
 
     reductions = list(rows_by_reduction)
     margins = sorted({t.config.margin for ts in trials_by_reduction.values() for t in ts})
-    fig, axes = plt.subplots(1, len(reductions), figsize=(6.2 * len(reductions), 0.5 * len(margins) + 1),
-                             squeeze=False)
+    width = 6.2
+    fig, axes = plt.subplots(1, len(reductions), squeeze=False, figsize=(
+        width * len(reductions), width * len(margins) / SAMPLES_PER_ROW + 0.8))
     blank = np.full((SAMPLES_PER_ROW, 32, 32, 1), -1.0, np.float32)
     for ax, reduction in zip(axes[0], reductions):
         by_margin = {t.config.margin: t for t in trials_by_reduction[reduction]}

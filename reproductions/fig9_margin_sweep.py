@@ -24,7 +24,10 @@ def main(argv):
     try:
         margins = [float(m) for m in FLAGS.margins] if FLAGS.margins else None
     except ValueError:
-        raise cli.UsageError(f"--margins must be numbers, got {','.join(FLAGS.margins)}") from None
+        margins = [-1.0]
+    if margins is not None and (not margins or min(margins) < 0):
+        raise cli.UsageError(f"--margins must be non-negative numbers, got "
+                             f"{','.join(FLAGS.margins)}")
     reductions = ENERGY_REDUCTIONS if FLAGS.energy_reduction == "all" else (FLAGS.energy_reduction,)
     margin_sweep.reproduce(energy_reductions=reductions, margins=margins, **arguments)
 

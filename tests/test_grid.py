@@ -83,7 +83,10 @@ def test_trial_writes_its_folder_result_last_and_never_reruns(mnist_data_dir, tm
     folder = grid.trial_dir(tmp_path, trial)
     assert result["status"] == "ok", result["reason"]
     assert {p.name for p in folder.iterdir()} == {
-        "config.json", "metrics.csv", "samples.png", "generator.keras", "result.json"}
+        "config.json", "metrics.csv", "samples.png", "samples.npy", "generator.keras", "result.json"}
+    samples = np.load(folder / grid.SAMPLES_ARRAY_FILE)
+    assert samples.shape == (grid.SAMPLE_ROWS * grid.SAMPLE_COLS, 32, 32, 1)
+    assert sum(result["class_counts"]) == trial.num_eval_samples
     assert json.loads((folder / "result.json").read_text()) == json.loads(json.dumps(result))
     assert 0.0 <= result["log_is"] <= math.log(10) and result["i_prime"] >= 0
     assert result["frechet_distance"] > 0 and result["steps_run"] == 20
