@@ -254,7 +254,8 @@ def draw_fig9(rows_by_reduction: dict, trials_by_reduction: dict, output_dir, pa
                       [f"m={m:g}" for m in margins])
         ax.set_xticks([])
         ax.set_title(f"energy = {reduction}")
-    fig.suptitle("Fig. 9: 16 samples per margin, m from top to bottom (same z in every row)")
+    fig.suptitle("Fig. 9: 16 samples per margin, m from top to bottom (same z in every row)",
+                 y=1.02)
     return report.save_figure(fig, path)
 
 
@@ -276,7 +277,8 @@ def draw_class_histograms(rows_by_reduction: dict, path) -> Path:
                     xticklabels=list(range(10)), yticklabels=[f"m={r['margin']:g}" for r in rows])
         ax.set_xlabel("digit class (committed classifier)")
         ax.set_title(f"energy = {reduction}")
-    fig.suptitle("Which digits each margin's generator makes (share of the scored samples)")
+    fig.suptitle("Which digits each margin's generator makes (share of the scored samples)",
+                 y=1.04)
     return report.save_figure(fig, path)
 
 
@@ -288,9 +290,10 @@ def draw_energies(rows_by_reduction: dict, path) -> Path:
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    sns.set_theme(style="whitegrid")
     reductions = list(rows_by_reduction)
-    fig, axes = plt.subplots(1, len(reductions), figsize=(4.6 * len(reductions), 3.4), squeeze=False)
+    with sns.axes_style("whitegrid"):
+        fig, axes = plt.subplots(1, len(reductions), figsize=(4.6 * len(reductions), 3.4),
+                                 squeeze=False)
     for ax, reduction in zip(axes[0], reductions):
         rows = [r for r in rows_by_reduction[reduction] if r["status"] == "ok"]
         margins = [r["margin"] for r in rows]
@@ -304,7 +307,8 @@ def draw_energies(rows_by_reduction: dict, path) -> Path:
         ax.set_ylabel("energy (last 100 steps' mean)")
         ax.set_title(f"energy = {reduction}")
         ax.legend(fontsize=8)
-    fig.suptitle("The hinge max(0, m - D(G(z))) acts only while the fake energy is below m")
+    fig.suptitle("The hinge max(0, m - D(G(z))) acts only while the fake energy is below m",
+                 y=1.04)
     return report.save_figure(fig, path)
 
 
