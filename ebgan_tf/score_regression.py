@@ -101,13 +101,15 @@ class RegressionError(Exception):
 # --- running ---------------------------------------------------------------------------------
 
 def run_spec(spec: RegressionSpec, output_dir: str | os.PathLike, seed: int | None = None,
-             data_dir: str | os.PathLike | None = None, **overrides) -> dict:
+             data_dir: str | os.PathLike | None = None, data_source: str = "auto",
+             **overrides) -> dict:
     """Trains and scores one spec through `grid.run_trial`; returns {score: value, "wall_time_s"}.
 
     `overrides` change the preset (e.g. lr=1e-4: how the docs show that a degraded setting fails).
     A trial already finished under `output_dir` is read back, not re-run.
     """
-    runtime = grid.TrialRuntime(data_dir=str(data_dir) if data_dir else None, deterministic=True,
+    runtime = grid.TrialRuntime(data_dir=str(data_dir) if data_dir else None,
+                                data_source=data_source, deterministic=True,
                                 save_generators="none", threads=THREADS)
     result = grid.run_trial(spec.trial(seed, **overrides), output_dir, runtime)
     if result["status"] != "ok":
@@ -117,7 +119,7 @@ def run_spec(spec: RegressionSpec, output_dir: str | os.PathLike, seed: int | No
             "wall_time_s": float(result["wall_time_s"])}
 
 
-def measure(seeds, output_dir: str | os.PathLike, data_dir=None,
+def measure(seeds, output_dir: str | os.PathLike, data_dir=None, data_source: str = "auto",
             specs: tuple[RegressionSpec, ...] = SPECS) -> dict:
     """Runs every spec at every seed, seed-major (so the CI seed runs first, in CI's order).
 
@@ -126,16 +128,17 @@ def measure(seeds, output_dir: str | os.PathLike, data_dir=None,
     out: dict = {spec.name: {} for spec in specs}
     for seed in seeds:
         for spec in specs:
-            out[spec.name][str(seed)] = run_spec(spec, output_dir, seed, data_dir)
+            out[spec.name][str(seed)] = run_spec(spec, output_dir, seed, data_dir, data_source)
     return out
 
 
 def measure_in_fresh_process(seeds, output_dir: str | os.PathLike, data_dir=None,
-                             timeout: float = 3600) -> dict:
+                             data_source: str = "auto", timeout: float = 3600) -> dict:
     """`measure` in a new Python process, where the thread count and op determinism take effect
     before TensorFlow starts (in a process that already ran TensorFlow they would not)."""
     command = [sys.executable, "-m", "ebgan_tf.score_regression", "--measure",
-               f"--seeds={','.join(str(s) for s in seeds)}", f"--work_dir={output_dir}"]
+               f"--seeds={','.join(str(s) for s in seeds)}", f"--work_dir={output_dir}",
+               f"--data_source={data_source}"]
     if data_dir:
         command.append(f"--data_dir={data_dir}")
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
@@ -319,6 +322,8 @@ def main(argv=None) -> int:
                     "--repeats fresh processes and at --seeds, and writes the baseline JSON.")
     parser.add_argument("--data_dir", default=None, help="folder holding mnist/ "
                         "(default: $EBGAN_TF_DATA_DIR)")
+    parser.add_argument("--data_source", default="auto", choices=("auto", "local", "tfds"),
+                        help="MNIST from local IDX files or TFDS (auto: local when present)")
     parser.add_argument("--seeds", type=_parse_seeds, default=[1, 2, 3, 4],
                         help="seeds besides the CI seed (>= 2 of them: the spread needs >= 3)")
     parser.add_argument("--repeats", type=int, default=2,
@@ -333,23 +338,24 @@ def main(argv=None) -> int:
 
     try:
         if args.measure:  # The child of measure_in_fresh_process.
-            result = measure(args.seeds, args.work_dir, args.data_dir)
+            result = measure(args.seeds, args.work_dir, args.data_dir, args.data_source)
             print(RESULT_PREFIX + json.dumps(result), flush=True)
             return 0
         if args.repeats < 2:
             parser.error("--repeats must be at least 2")
         if CI_SEED in args.seeds or len(args.seeds) < 2:
             parser.error(f"--seeds: at least 2 seeds other than the CI seed {CI_SEED}")
-        grid.check_data(grid.TrialRuntime(data_dir=args.data_dir))
+        grid.check_data(grid.TrialRuntime(data_dir=args.data_dir, data_source=args.data_source))
         start = time.perf_counter()
         work_dir = Path(args.work_dir or tempfile.mkdtemp(prefix="score_regression_"))
         repeats = []
         for r in range(args.repeats):
             # Each repeat is a separate folder, so it trains again instead of reading back.
             repeats.append(measure_in_fresh_process([CI_SEED], work_dir / f"repeat_{r}",
-                                                    args.data_dir))
+                                                    args.data_dir, args.data_source))
             print(f"repeat {r}: " + json.dumps(repeats[-1]), flush=True)
-        other = measure_in_fresh_process(args.seeds, work_dir / "seeds", args.data_dir)
+        other = measure_in_fresh_process(args.seeds, work_dir / "seeds", args.data_dir,
+                                         args.data_source)
         print("seeds: " + json.dumps(other), flush=True)
         command = "python -m ebgan_tf.score_regression " + " ".join(
             a for a in (argv if argv is not None else sys.argv[1:]))

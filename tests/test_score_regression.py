@@ -29,7 +29,9 @@ def baseline():
 @pytest.fixture(scope="module")
 def ci_scores(mnist_data_dir):
     """Every spec at its CI seed, in a fresh interpreter: {spec name: scores}."""
-    return fresh_interpreter.run_main(__file__, timeout=1200)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("EBGAN_TF_DATA_DIR", str(mnist_data_dir))
+        return fresh_interpreter.run_main(__file__, timeout=1200)
 
 
 @pytest.mark.regression
@@ -171,6 +173,14 @@ def test_specs_are_the_paper_presets_with_their_seed():
         assert trial.config == preset.replace(train_steps=spec.train_steps, seed=spec.seed)
         assert trial.num_eval_samples == spec.num_eval_samples and trial.eval_seed == spec.seed
     assert spec.trial(seed=3).config.seed == 3 and spec.trial(seed=3).eval_seed == 3
+
+
+def test_regeneration_command_stops_on_missing_data_with_one_line(tmp_path, capsys):
+    assert sr.main([f"--data_dir={tmp_path}", "--data_source=local",
+                    f"--output={tmp_path / 'baseline.json'}"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:"), err
+    assert not (tmp_path / "baseline.json").exists()
 
 
 def test_regeneration_command_rejects_bad_flags(capsys):
