@@ -179,9 +179,9 @@ def check_scores(scores: dict, entry: dict) -> list[str]:
         value, base, tol = scores[name], entry["baseline"][name], entry["tolerance"][name]
         if not math.isfinite(value) or abs(value - base) > tol:
             worse = (value < base) == (direction == "higher")
-            failures.append(f"{entry['spec']['name']}: {name} = {value:.4f}, baseline {base:.4f} "
-                            f"± {tol:.4f} ({'worse' if worse else 'better'} by "
-                            f"{abs(value - base):.4f}; {direction} is better)")
+            failures.append(f"{entry['spec']['name']}: {name} = {value:.4g}, baseline {base:.4g} "
+                            f"± {tol:.3g} ({'worse' if worse else 'better'} by "
+                            f"{abs(value - base):.3g}; {direction} is better)")
     return failures
 
 
