@@ -338,6 +338,8 @@ def main(argv=None) -> int:
 
     try:
         if args.measure:  # The child of measure_in_fresh_process.
+            if not args.work_dir:
+                parser.error("--measure needs --work_dir")
             result = measure(args.seeds, args.work_dir, args.data_dir, args.data_source)
             print(RESULT_PREFIX + json.dumps(result), flush=True)
             return 0
