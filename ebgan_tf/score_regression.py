@@ -14,9 +14,9 @@ and the tolerance derived from the seed spread by `tolerance_from_spread`:
 Why the seed spread and not the repeat spread: with op determinism the same seed on the same
 machine is bitwise identical (the repeats measure 0), but another CPU rounds differently and the
 difference grows chaotically through training, so on a CI machine of another kind the CI seed's
-score is in effect one more draw from the seed distribution. The difference of two draws has std
-sqrt(2)·std; K_STD = 4 puts the bound at ~2.8 standard deviations of that difference, and never below
-the range actually observed. The check is two-sided: a higher score is a change too, and is
+score is in effect one more draw from the seed distribution. The difference of two draws has
+std sqrt(2)·std; K_STD = 4 puts the bound at ~2.8 standard deviations of that difference, and
+never below the range actually observed. The check is two-sided: a higher score is a change too, and is
 accepted by regenerating the baseline (docs/score_regression.md).
 
 `ORDERINGS` are the paper's claims checked between specs (e.g. EBGAN's log IS above GAN's); the
