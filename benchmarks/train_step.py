@@ -39,6 +39,7 @@ flags.DEFINE_integer("repeats", 3, "Timed blocks (alternating with PyTorch under
                      "the median is reported.")
 flags.DEFINE_bool("jit_compile", False, "XLA-compile the train step.")
 flags.DEFINE_integer("threads", 0, "TF (and torch) intra-op threads; 0 = all cores.")
+flags.DEFINE_integer("inter_op_threads", None, "TF inter-op threads (default: --threads).")
 flags.DEFINE_enum("precision", "float32", ["float32", "mixed"],
                   "mixed = bfloat16 compute on CPU/TPU, float16 on GPU.")
 flags.DEFINE_bool("deterministic", False, "tf.config.experimental.enable_op_determinism() "
@@ -53,36 +54,6 @@ flags.DEFINE_float("peak_seconds", 1.5, "Seconds of matmuls per peak measurement
 flags.DEFINE_bool("torch", False, "Alternate with the PyTorch eager implementation.")
 flags.DEFINE_bool("json", False, "Print one JSON line with every number.")
 FLAGS = flags.FLAGS
-
-_PAPER_TO_FIELD = {"nLayerG": "n_layer_g", "nLayerD": "n_layer_d", "sizeG": "size_g",
-                   "sizeD": "size_d", "dropoutD": "dropout_d"}
-
-
-class UsageError(Exception):
-    pass
-
-
-def resolve_config(preset: str, kind: str, batch_size: int):
-    from ebgan_tf import config as config_lib, step_cost
-
-    if preset == "largest":
-        cfg = step_cost.largest_grid_config(kind)
-    elif "=" in preset:
-        settings = {}
-        for item in preset.split(","):
-            name, _, value = item.partition("=")
-            if name not in _PAPER_TO_FIELD or not value.isdigit():
-                raise UsageError(f"--preset: {item!r} is not one of "
-                                 f"{'/'.join(_PAPER_TO_FIELD)}=<integer>")
-            settings[_PAPER_TO_FIELD[name]] = bool(int(value)) if name == "dropoutD" else int(value)
-        cfg = config_lib.MLPConfig(kind=kind, **settings)
-    elif preset in config_lib.PRESETS:
-        cfg = config_lib.preset(preset, kind=kind)
-    else:
-        raise UsageError(f"--preset must be one of {sorted(config_lib.PRESETS)}, 'largest' or "
-                         f"Table 1 settings, got {preset!r}")
-    return cfg.replace(batch_size=batch_size)
-
 
 class _BlockTimer:
     """Wall time of each Keras epoch; the epoch end fetches the metrics, so the step has finished."""
@@ -103,20 +74,23 @@ class _BlockTimer:
 
 def main(argv):
     del argv
+    from ebgan_tf import step_cost
+
     try:
-        cfg = resolve_config(FLAGS.preset, FLAGS.model, FLAGS.batch_size)
-    except UsageError as e:
-        sys.exit(f"error: {e}")
+        cfg = step_cost.config_from_spec(FLAGS.preset, FLAGS.model, FLAGS.batch_size)
+    except ValueError as e:
+        sys.exit(f"error: --preset: {e}")
     import numpy as np
     import tensorflow as tf
 
     if FLAGS.threads:
         tf.config.threading.set_intra_op_parallelism_threads(FLAGS.threads)
-        tf.config.threading.set_inter_op_parallelism_threads(FLAGS.threads)
+    if FLAGS.threads or FLAGS.inter_op_threads:
+        tf.config.threading.set_inter_op_parallelism_threads(FLAGS.inter_op_threads or FLAGS.threads)
     if FLAGS.deterministic:
         tf.config.experimental.enable_op_determinism()
     import keras
-    from ebgan_tf import data, distribute, models, report, step_cost
+    from ebgan_tf import data, distribute, models, report
 
     keras.utils.set_random_seed(0)
     policy = distribute.set_mixed_precision(FLAGS.precision == "mixed")
@@ -169,13 +143,15 @@ def main(argv):
     peak_dtype = "bfloat16" if FLAGS.precision == "mixed" else "float32"
     result = {
         "model": FLAGS.model, "preset": FLAGS.preset, "batch_size": cfg.batch_size,
-        "config": {k: getattr(cfg, v) for k, v in _PAPER_TO_FIELD.items()},
+        "config": {k: v for k, v in cfg.paper_settings().items()
+                   if k in step_cost.ARCHITECTURE_SETTINGS},
         "steps": steps, "repeats": FLAGS.repeats,
         "jit_compile": FLAGS.jit_compile, "jit_compile_effective": bool(model.jit_compile),
         "precision": FLAGS.precision, "dtype_policy": policy,
         "deterministic": FLAGS.deterministic, "input": FLAGS.input, "num_images": FLAGS.num_images,
         "steps_per_execution": FLAGS.steps_per_execution,
         "threads": FLAGS.threads or os.cpu_count(),
+        "inter_op_threads": FLAGS.inter_op_threads or FLAGS.threads or os.cpu_count(),
         "ms_per_step": 1e3 * tf_step_s, "ms_per_step_blocks": [1e3 * s / steps for s in tf_blocks],
         "images_per_sec": cfg.batch_size / tf_step_s,
         "gflop_per_step": flops / 1e9, "gflop_per_sec": flops / tf_step_s / 1e9,
