@@ -204,6 +204,10 @@ class TrialRuntime:
     jit_compile: bool = False  # XLA; off by default: the grid's small models compile longer than they train.
     save_generators: str = "best"
     threads: int = 1  # TF intra-op threads per trial (= CPUs per trial).
+    # Train steps per call into the TF runtime; 0 = a whole metrics.csv row (`log_every` steps).
+    # The same steps and numbers either way; fewer calls save Keras's per-step Python work
+    # (~1 ms of a ~5 ms step at cpu scale, benchmarks/README.md).
+    steps_per_execution: int = 0
 
     def __post_init__(self):
         if self.save_generators not in SAVE_GENERATORS:
@@ -346,7 +350,9 @@ def _train_and_score(trial: Trial, folder: Path, runtime: TrialRuntime) -> dict:
     try:
         strategy = distribute.make_strategy(runtime.strategy)
         with strategy.scope():
-            model = models.build_model(cfg, jit_compile=runtime.jit_compile)
+            model = models.build_model(
+                cfg, jit_compile=runtime.jit_compile,
+                steps_per_execution=runtime.steps_per_execution or trial.log_every)
         dataset = data.image_dataset(images, cfg.batch_size, seed=cfg.seed,
                                      noise_dim=cfg.noise_dim)
         history = model.fit(dataset, steps_per_epoch=trial.log_every,

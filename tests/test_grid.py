@@ -96,6 +96,22 @@ def test_trial_writes_its_folder_result_last_and_never_reruns(mnist_data_dir, tm
     assert (folder / "metrics.csv").stat().st_mtime_ns == stamp
 
 
+def test_steps_per_execution_changes_no_number(mnist_data_dir, tmp_path):
+    # The grid runs a whole metrics row per call into TF (0 = log_every); one step per call
+    # must give the very same training log and scores.
+    trial = _tiny_trial()
+    rows = {}
+    for steps_per_execution in (0, 1):
+        out = tmp_path / str(steps_per_execution)
+        result = grid.run_trial(trial, out, _runtime(mnist_data_dir,
+                                                     steps_per_execution=steps_per_execution))
+        assert result["status"] == "ok", result["reason"]
+        log = (grid.trial_dir(out, trial) / "metrics.csv").read_text().splitlines()
+        rows[steps_per_execution] = ([line.split(",")[2:] for line in log[1:]],  # not elapsed_s
+                                     [result[k] for k in ("log_is", "i_prime", "frechet_distance")])
+    assert rows[0] == rows[1]
+
+
 def test_a_killed_trial_is_redone_from_scratch(mnist_data_dir, tmp_path):
     trial = _tiny_trial()
     folder = grid.trial_dir(tmp_path, trial)
