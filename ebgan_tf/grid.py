@@ -213,6 +213,10 @@ class TrialRuntime:
         if self.save_generators not in SAVE_GENERATORS:
             raise ValueError(f"save_generators must be one of {SAVE_GENERATORS}, "
                              f"got {self.save_generators!r}")
+        if self.jit_compile and self.deterministic:
+            # Keras silently compiles without XLA under op determinism; say so instead.
+            raise GridError("--jit_compile needs --nodeterministic: Keras turns XLA off when op "
+                            "determinism is on (a resumed grid is then not bitwise reproducible)")
 
 
 def check_data(runtime: TrialRuntime) -> None:

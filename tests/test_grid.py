@@ -72,6 +72,9 @@ def test_bad_trial_settings_are_errors():
         grid.grid_trials("huge")
     with pytest.raises(ValueError, match="save_generators"):
         grid.TrialRuntime(save_generators="some")
+    with pytest.raises(grid.GridError, match="nodeterministic"):
+        grid.TrialRuntime(jit_compile=True)  # XLA would silently be off under determinism.
+    assert grid.TrialRuntime(jit_compile=True, deterministic=False).jit_compile
 
 
 # --- one trial -------------------------------------------------------------------------------
