@@ -28,6 +28,7 @@ run $B --preset=fig9 --model=ebgan_pt --threads=1 --deterministic --steps_per_ex
 # The largest Table 1 configuration: fraction of peak.
 L="--preset=largest --model=ebgan_pt --threads=2 --steps=20 --warmup_steps=10"
 run $B $L
+run $B $L --inter_op_threads=1
 run $B $L --jit_compile --torch
 run $B $L --jit_compile --precision=mixed
 # Per-step cost across Table 1 (the paper-scale estimate), as trials would run it.
