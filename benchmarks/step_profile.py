@@ -108,6 +108,7 @@ def main(argv):
     tf.config.threading.set_inter_op_parallelism_threads(FLAGS.threads)
     if FLAGS.deterministic:
         tf.config.experimental.enable_op_determinism()
+    tf.random.set_seed(0)  # Op determinism refuses unseeded random ops.
     products = step_products(cfg)
     flops = sum(2 * m * k * n for m, k, n, _, _ in products)
     assert flops == step_cost.train_step_flops(cfg), "replay and FLOP count disagree"
