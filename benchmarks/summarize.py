@@ -12,6 +12,8 @@ from pathlib import Path
 
 def settings(r: dict) -> str:
     parts = [f"{r['threads']} thread{'s' if r['threads'] > 1 else ''}"]
+    if r.get("inter_op_threads", r["threads"]) != r["threads"]:
+        parts.append(f"{r['inter_op_threads']} inter-op")
     parts.append("XLA" if r["jit_compile_effective"] else "no XLA")
     parts.append("bf16 mixed" if r["precision"] == "mixed" else "fp32")
     if r["deterministic"]:
