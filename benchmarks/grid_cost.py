@@ -51,22 +51,29 @@ def main():
     by_setting: dict[str, list] = {}
     for r in rows:
         by_setting.setdefault(setting_of(r), []).append(r)
-    trials = grid.grid_trials("paper")
-    steps = trials[0].config.train_steps
+    all_trials = grid.grid_trials("paper")
+    steps = all_trials[0].config.train_steps
     for setting, group in by_setting.items():
         points = [(r["gflop_per_step"] * 1e9, r["ms_per_step"] / 1e3) for r in group]
         overhead, rate = fit(points)
         threads = group[0]["threads"]
-        train_s = sum(overhead + step_cost.train_step_flops(t.config) / rate for t in trials) * steps
-        total_s = train_s + args.fixed_s * len(trials)
         worst = max(abs(overhead + f / rate - s) / s for f, s in points)
         print(f"{setting}: {len(points)} configurations, fit {1e3 * overhead:.2f} ms + FLOPs / "
               f"{rate / 1e9:.0f} GFLOP/s (worst misfit {100 * worst:.0f} %)")
-        print(f"  {len(trials)} paper-scale trials x {steps} steps: {train_s / 3600:.0f} h of "
-              f"training + {args.fixed_s * len(trials) / 3600:.0f} h fixed = "
-              f"{total_s / 3600:.0f} trial-hours at {threads} thread(s) each = "
-              f"{threads * total_s / 3600:.0f} CPU-hours "
-              f"({threads * total_s / 3600 / 2 / 24:.1f} days on this 2-core machine)")
+        for label, kinds in (("the paper's EBGAN + GAN", ("ebgan", "gan")),
+                             ("with EBGAN-PT", ("ebgan", "ebgan_pt", "gan"))):
+            trials = [t for t in all_trials if t.config.kind in kinds]
+            report(label, trials, steps, overhead, rate, threads, args.fixed_s)
+
+
+def report(label, trials, steps, overhead, rate, threads, fixed_s):
+    train_s = sum(overhead + step_cost.train_step_flops(t.config) / rate for t in trials) * steps
+    total_s = train_s + fixed_s * len(trials)
+    print(f"  {label}: {len(trials)} paper-scale trials x {steps} steps: {train_s / 3600:.0f} h "
+          f"of training + {fixed_s * len(trials) / 3600:.0f} h fixed = "
+          f"{total_s / 3600:.0f} trial-hours at {threads} thread(s) each = "
+          f"{threads * total_s / 3600:.0f} CPU-hours "
+          f"({threads * total_s / 3600 / 2 / 24:.1f} days on this 2-core machine)")
 
 
 if __name__ == "__main__":
