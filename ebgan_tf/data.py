@@ -208,18 +208,24 @@ def image_dataset(images: np.ndarray, batch_size: int, seed: int, shuffle: bool 
     the data, not to the replica, so a distributed step sees exactly the noise a single-device step
     sees, and a resumed run sees the same noise as an uninterrupted one.
     """
-    ds = tf.data.Dataset.from_tensor_slices(images)
+    # The shuffle buffer holds indices, and each batch is one gather from the images: the same
+    # batches as shuffling the images themselves (the permutation depends only on the seed), but
+    # the buffer fills in ~0.1 s instead of ~0.5 s for MNIST, once per iterator (per grid trial).
+    images = tf.convert_to_tensor(images)  # A tensor passed in (a cached data set) is not copied.
+    ds = tf.data.Dataset.range(images.shape[0])
     if shuffle:
-        ds = ds.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
+        ds = ds.shuffle(images.shape[0], seed=seed, reshuffle_each_iteration=True)
     if repeat:
         ds = ds.repeat()
     ds = ds.batch(batch_size, drop_remainder=True)
-    if noise_dim is not None:
-        def add_noise(index, batch):
+    if noise_dim is None:
+        ds = ds.map(lambda indices: tf.gather(images, indices))
+    else:
+        def gather_and_add_noise(index, indices):
             noise = tf.random.stateless_normal(
                 [batch_size, noise_dim], seed=tf.stack([tf.cast(seed, tf.int64), index]))
-            return batch, noise
-        ds = ds.enumerate().map(add_noise, num_parallel_calls=tf.data.AUTOTUNE)
+            return tf.gather(images, indices), noise
+        ds = ds.enumerate().map(gather_and_add_noise, num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
 
 

@@ -207,11 +207,19 @@ class TrialRuntime:
     jit_compile: bool = False  # XLA; off by default: the grid's small models compile longer than they train.
     save_generators: str = "best"
     threads: int = 1  # TF intra-op threads per trial (= CPUs per trial).
+    # Train steps per call into the TF runtime; 0 = a whole metrics.csv row (`log_every` steps).
+    # The same steps and numbers either way; fewer calls save Keras's per-step Python work
+    # (~1 ms of a ~5 ms step at cpu scale, benchmarks/README.md).
+    steps_per_execution: int = 0
 
     def __post_init__(self):
         if self.save_generators not in SAVE_GENERATORS:
             raise ValueError(f"save_generators must be one of {SAVE_GENERATORS}, "
                              f"got {self.save_generators!r}")
+        if self.jit_compile and self.deterministic:
+            # Keras silently compiles without XLA under op determinism; say so instead.
+            raise GridError("--jit_compile needs --nodeterministic: Keras turns XLA off when op "
+                            "determinism is on (a resumed grid is then not bitwise reproducible)")
 
 
 def check_data(runtime: TrialRuntime) -> None:
@@ -261,7 +269,7 @@ def _set_up_process(runtime: TrialRuntime) -> None:
 _TRAINING_IMAGES: dict = {}
 
 
-def _training_images(runtime: TrialRuntime, image_size: int) -> np.ndarray:
+def _training_images(runtime: TrialRuntime, image_size: int):
     from ebgan_tf import data
 
     key = (runtime.data_dir, runtime.data_source, image_size)
@@ -270,7 +278,10 @@ def _training_images(runtime: TrialRuntime, image_size: int) -> np.ndarray:
             raise ValueError(f"MNIST trials use 28 or 32 pixel images, got {image_size}")
         images, _ = data.load_mnist_arrays("train", runtime.data_dir, pad=image_size == 32,
                                            data_source=runtime.data_source)
-        _TRAINING_IMAGES[key] = images
+        import tensorflow as tf
+
+        # Kept as a tensor, so that each trial's input pipeline starts without copying 245 MB.
+        _TRAINING_IMAGES[key] = tf.constant(images)
     return _TRAINING_IMAGES[key]
 
 
@@ -346,7 +357,9 @@ def _train_and_score(trial: Trial, folder: Path, runtime: TrialRuntime) -> dict:
     try:
         strategy = distribute.make_strategy(runtime.strategy)
         with strategy.scope():
-            model = models.build_model(cfg, jit_compile=runtime.jit_compile)
+            model = models.build_model(
+                cfg, jit_compile=runtime.jit_compile,
+                steps_per_execution=runtime.steps_per_execution or trial.log_every)
         dataset = data.image_dataset(images, cfg.batch_size, seed=cfg.seed,
                                      noise_dim=cfg.noise_dim)
         history = model.fit(dataset, steps_per_epoch=trial.log_every,

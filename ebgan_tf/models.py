@@ -207,8 +207,13 @@ def make_optimizer(name: str, lr: float, adam_beta1: float = 0.5, adam_beta2: fl
     return optimizer
 
 
-def build_model(config: MLPConfig, jit_compile: bool | str = False) -> AdversarialModel:
-    """Builds and compiles the model a configuration describes, in the current strategy scope."""
+def build_model(config: MLPConfig, jit_compile: bool | str = False,
+                steps_per_execution: int = 1) -> AdversarialModel:
+    """Builds and compiles the model a configuration describes, in the current strategy scope.
+
+    `steps_per_execution` > 1 runs that many train steps per call into the TF runtime (a graph
+    loop), which saves Keras's per-step Python work; the steps, and their numbers, are the same.
+    """
     generator, discriminator = build_networks(config)
     if config.is_ebgan:
         model = EBGAN(generator, discriminator, margin=config.margin,
@@ -224,5 +229,5 @@ def build_model(config: MLPConfig, jit_compile: bool | str = False) -> Adversari
                               sgd_momentum=config.sgd_momentum)
     model.compile(d_optimizer=make_optimizer(config.optim_d, config.lr, **optimizer_settings),
                   g_optimizer=make_optimizer(config.optim_g, config.lr, **optimizer_settings),
-                  jit_compile=jit_compile)
+                  jit_compile=jit_compile, steps_per_execution=steps_per_execution)
     return model

@@ -72,6 +72,9 @@ def test_bad_trial_settings_are_errors():
         grid.grid_trials("huge")
     with pytest.raises(ValueError, match="save_generators"):
         grid.TrialRuntime(save_generators="some")
+    with pytest.raises(grid.GridError, match="nodeterministic"):
+        grid.TrialRuntime(jit_compile=True)  # XLA would silently be off under determinism.
+    assert grid.TrialRuntime(jit_compile=True, deterministic=False).jit_compile
 
 
 # --- one trial -------------------------------------------------------------------------------
@@ -97,6 +100,22 @@ def test_trial_writes_its_folder_result_last_and_never_reruns(mnist_data_dir, tm
     stamp = (folder / "metrics.csv").stat().st_mtime_ns
     assert grid.run_trial(trial, tmp_path, runtime) == result
     assert (folder / "metrics.csv").stat().st_mtime_ns == stamp
+
+
+def test_steps_per_execution_changes_no_number(mnist_data_dir, tmp_path):
+    # The grid runs a whole metrics row per call into TF (0 = log_every); one step per call
+    # must give the very same training log and scores.
+    trial = _tiny_trial()
+    rows = {}
+    for steps_per_execution in (0, 1):
+        out = tmp_path / str(steps_per_execution)
+        result = grid.run_trial(trial, out, _runtime(mnist_data_dir,
+                                                     steps_per_execution=steps_per_execution))
+        assert result["status"] == "ok", result["reason"]
+        log = (grid.trial_dir(out, trial) / "metrics.csv").read_text().splitlines()
+        rows[steps_per_execution] = ([line.split(",")[2:] for line in log[1:]],  # not elapsed_s
+                                     [result[k] for k in ("log_is", "i_prime", "frechet_distance")])
+    assert rows[0] == rows[1]
 
 
 def test_a_killed_trial_is_redone_from_scratch(mnist_data_dir, tmp_path):
