@@ -121,9 +121,10 @@ def test_smoke_sweep_report_shows_the_three_reductions(smoke_sweep):
     for reduction in ("l2", "mse", "sse"):
         assert f"Per margin, energy = {reduction}" in page
         assert f"energy={reduction}: Fig. 9 pattern" in out.stdout
-    assert page.count("data:image/png;base64,") == 3
+    assert page.count("data:image/png;base64,") == 4
+    assert "The three energy scales on one axis" in page
     assert "Choice (paper silent)" in page and "Provenance" in page
-    for png in ("fig9.png", "fig9_classes.png", "fig9_energies.png"):
+    for png in ("fig9.png", "fig9_classes.png", "fig9_energies.png", "fig9_equivalent.png"):
         assert (output_dir / png).stat().st_size > 1000
 
 
@@ -160,3 +161,17 @@ def test_missing_data_is_a_one_line_error_and_writes_nothing(tmp_path):
     assert out.stderr.strip().splitlines()[-1].startswith("error: no MNIST folder")
     assert "Traceback" not in out.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_l2_equivalent_margin_puts_the_hinge_on_the_same_samples():
+    rng = np.random.default_rng(0)
+    squared_error = rng.gamma(2.0, 20.0, size=1000)  # per-image sum of squares, N = 1024 pixels
+    energies = {"l2": np.sqrt(squared_error), "sse": squared_error, "mse": squared_error / 1024}
+    for reduction, margin in (("l2", 6.0), ("sse", 30.0), ("mse", 0.05)):
+        active = energies[reduction] < margin
+        equivalent = margin_sweep.l2_equivalent_margin(margin, reduction, num_pixels=1024)
+        assert np.array_equal(active, energies["l2"] < equivalent)
+    assert margin_sweep.l2_equivalent_margin(16, "sse") == 4.0
+    assert margin_sweep.l2_equivalent_margin(1, "mse") == 32.0
+    with pytest.raises(ValueError):
+        margin_sweep.l2_equivalent_margin(1, "l1")
