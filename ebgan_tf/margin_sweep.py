@@ -392,8 +392,11 @@ def write_sweep_report(rows_by_reduction: dict, trials_by_reduction: dict, outpu
     if len(rows_by_reduction) > 1:
         blocks.append(report.paragraph(
             "Reductions under which the pattern appears: "
-            + (", ".join(appearing) if appearing else "none") + ". The reasoning and the default "
-            "are in docs/energy_scale.md."))
+            + (", ".join(appearing) if appearing else "none") + "; most criteria met: "
+            + ", ".join(f"{r} ({c['criteria_met']}/{c['criteria_checked']})"
+                        for r, c in sorted(checks.items(), key=lambda rc: -rc[1]["criteria_met"]))
+            + ". The last figure puts the sweeps on one (L2-equivalent) margin axis. The "
+            "reasoning and the default are in docs/energy_scale.md."))
     blocks += [report.paragraph("Every invocation on this folder (a rerun only runs what is "
                                 "missing):"), report.table(runs)]
     sections = [report.Section("Summary", blocks)]
