@@ -14,7 +14,6 @@ off Fig. 2 (about 25 bins over [0, 1.93], paper.md §2.5).
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from pathlib import Path
@@ -349,14 +348,6 @@ def write_pages(page: str, frame, output_dir: str | Path, scale: grid.GridScale,
     raise ValueError(f"page must be one of {PAGES}, got {page!r}")
 
 
-def _log_run(output_dir, record: dict) -> list[dict]:
-    """Appends one invocation to `<output_dir>/runs.jsonl`; returns them all."""
-    path = Path(output_dir) / "runs.jsonl"
-    with open(path, "a") as f:
-        f.write(json.dumps(record) + "\n")
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
 def reproduce(page: str, scale: str, output_dir: str | Path, runtime: grid.TrialRuntime,
               seed: int = 0, margin: float = 10.0, mixed_precision: bool = False,
               executor: str = "ray", ray_address: str | None = None,
@@ -386,7 +377,7 @@ def reproduce(page: str, scale: str, output_dir: str | Path, runtime: grid.Trial
                              cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial,
                              precision="mixed" if mixed_precision else "float32",
                              deterministic=runtime.deterministic, jit_compile=runtime.jit_compile)
-    runs = _log_run(output_dir, {
+    runs = report.append_run_log(output_dir, {
         "started (UTC)": time.strftime("%Y-%m-%d %H:%M", time.gmtime(started)),
         "script": page, "trials run": pending, "wall time, min": round(wall_time_s / 60, 1),
         "hardware": info["hardware"], "executor": executor, "cpus per trial": cpus_per_trial})

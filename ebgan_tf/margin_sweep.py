@@ -21,7 +21,6 @@ and the measured evidence.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import time
 from pathlib import Path
@@ -137,9 +136,9 @@ def produced_classes(class_counts, threshold: float = CLASS_SHARE_THRESHOLD) -> 
     return int((counts >= threshold * total).sum()) if total > 0 else 0
 
 
-def row_samples(output_dir, trial: grid.Trial) -> np.ndarray | None:
+def row_samples(output_dir, trial_id: str) -> np.ndarray | None:
     """The first 16 of the trial's saved samples [16, 32, 32, 1] (float32), or None."""
-    path = grid.trial_dir(output_dir, trial) / grid.SAMPLES_ARRAY_FILE
+    path = Path(output_dir) / "trials" / trial_id / grid.SAMPLES_ARRAY_FILE
     if not path.is_file():
         return None
     return np.load(path)[:SAMPLES_PER_ROW].astype(np.float32)
@@ -155,7 +154,7 @@ def sweep_table(trials: list[grid.Trial], output_dir) -> list[dict]:
         if result is None:
             continue
         counts = result.get("class_counts")
-        samples = row_samples(output_dir, trial) if result["status"] == "ok" else None
+        samples = row_samples(output_dir, trial.trial_id) if result["status"] == "ok" else None
         in_row = (len(set(metrics.classify_mnist(samples).argmax(axis=1).tolist()))
                   if samples is not None else 0)
         rows.append({
@@ -228,7 +227,7 @@ PATTERN_RULES = (
 
 # --- figures ---------------------------------------------------------------------------------
 
-def draw_fig9(rows_by_reduction: dict, trials_by_reduction: dict, output_dir, path) -> Path:
+def draw_fig9(rows_by_reduction: dict, output_dir, path) -> Path:
     """Fig. 9 once per reduction, side by side: one row of 16 samples per m, m ascending."""
     import matplotlib
 
@@ -236,17 +235,18 @@ def draw_fig9(rows_by_reduction: dict, trials_by_reduction: dict, output_dir, pa
     import matplotlib.pyplot as plt
 
     reductions = list(rows_by_reduction)
-    margins = sorted({t.config.margin for ts in trials_by_reduction.values() for t in ts})
+    margins = sorted({r["margin"] for rows in rows_by_reduction.values() for r in rows})
     width = 6.2
     fig, axes = plt.subplots(1, len(reductions), squeeze=False, figsize=(
         width * len(reductions), width * len(margins) / SAMPLES_PER_ROW + 0.8))
     blank = np.full((SAMPLES_PER_ROW, 32, 32, 1), -1.0, np.float32)
     for ax, reduction in zip(axes[0], reductions):
-        by_margin = {t.config.margin: t for t in trials_by_reduction[reduction]}
+        by_margin = {r["margin"]: r for r in rows_by_reduction[reduction]}
         strips = []
-        for m in margins:
-            trial = by_margin.get(m)
-            samples = row_samples(output_dir, trial) if trial is not None else None
+        for m in margins:  # A margin this reduction has not finished, or a diverged run: blank.
+            row = by_margin.get(m)
+            samples = (row_samples(output_dir, row["trial_id"])
+                       if row is not None and row["status"] == "ok" else None)
             strips.append(samples if samples is not None else blank)
         grid_image = report.image_grid(np.concatenate(strips), len(margins), SAMPLES_PER_ROW)
         ax.imshow(grid_image[..., 0], cmap="gray", vmin=0, vmax=255)
@@ -364,7 +364,7 @@ def _display_rows(rows: list[dict]) -> list[dict]:
              "classes in the row of 16": r["classes_in_row"],
              "samples per class 0-9": r["class_histogram"],
              "real energy": r["real_energy"], "fake energy": r["fake_energy"],
-             "paper's Fig. 9": PAPER_FIG9.get(int(r["margin"]), "") if float(r["margin"]).is_integer() else ""}
+             "paper's Fig. 9": PAPER_FIG9.get(r["margin"], "")}
             for r in rows]
 
 
@@ -372,8 +372,8 @@ def _check_cell(value) -> str:
     return "not run" if value is None else ("yes" if value else "no")
 
 
-def write_sweep_report(rows_by_reduction: dict, trials_by_reduction: dict, output_dir,
-                       scale: SweepScale, runs: list[dict], provenance_info: dict) -> Path:
+def write_sweep_report(rows_by_reduction: dict, output_dir, scale: SweepScale, runs: list[dict],
+                       provenance_info: dict) -> Path:
     output_dir = Path(output_dir)
     checks = {r: pattern_check(rows) for r, rows in rows_by_reduction.items()}
     summary_rows = [{"energy reduction": r, "margins run": len(rows_by_reduction[r]),
@@ -400,7 +400,7 @@ def write_sweep_report(rows_by_reduction: dict, trials_by_reduction: dict, outpu
     blocks += [report.paragraph("Every invocation on this folder (a rerun only runs what is "
                                 "missing):"), report.table(runs)]
     sections = [report.Section("Summary", blocks)]
-    png = draw_fig9(rows_by_reduction, trials_by_reduction, output_dir, output_dir / "fig9.png")
+    png = draw_fig9(rows_by_reduction, output_dir, output_dir / "fig9.png")
     sections.append(report.Section("Figure 9", [
         report.figure(png, "Each panel is the paper's figure under one energy reduction: m = 1, "
                            "2, 4, 6, 8, 12, 16, 32 from top to bottom, 16 samples per row, the "
@@ -448,13 +448,6 @@ def write_sweep_report(rows_by_reduction: dict, trials_by_reduction: dict, outpu
                                subtitle="Zhao, Mathieu, LeCun (ICLR 2017), Appendix E-F, Fig. 9.")
 
 
-def _log_run(output_dir, record: dict) -> list[dict]:
-    path = Path(output_dir) / "runs.jsonl"
-    with open(path, "a") as f:
-        f.write(json.dumps(record) + "\n")
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
 def reproduce(scale: str, output_dir, runtime: grid.TrialRuntime, energy_reductions=("l2",),
               seed: int = 0, margins=None, mixed_precision: bool = False,
               executor: str = "ray", ray_address: str | None = None,
@@ -478,12 +471,12 @@ def reproduce(scale: str, output_dir, runtime: grid.TrialRuntime, energy_reducti
                   max_concurrent_trials=max_concurrent_trials,
                   reuse_workers=scale_spec.reuse_workers, print_fn=print_fn)
     wall_time_s = time.time() - started
-    trials_by_reduction, rows_by_reduction = {}, {}
+    rows_by_reduction = {}
     for reduction in ENERGY_REDUCTIONS:
-        these = sweep_trials(scale_spec, (reduction,), seed, margins, precision)
-        rows = sweep_table(these, output_dir)
+        rows = sweep_table(sweep_trials(scale_spec, (reduction,), seed, margins, precision),
+                           output_dir)
         if reduction in energy_reductions or rows:
-            trials_by_reduction[reduction], rows_by_reduction[reduction] = these, rows
+            rows_by_reduction[reduction] = rows
     all_rows = [row for rows in rows_by_reduction.values() for row in rows]
     csv_path = write_results_csv(all_rows, output_dir)
     info = report.provenance(wall_time_s, scale=scale_spec.name, seed=seed,
@@ -491,13 +484,12 @@ def reproduce(scale: str, output_dir, runtime: grid.TrialRuntime, energy_reducti
                              trials=len(trials), executor=executor,
                              cpus_per_trial=cpus_per_trial, precision=precision,
                              deterministic=runtime.deterministic, jit_compile=runtime.jit_compile)
-    runs = _log_run(output_dir, {
+    runs = report.append_run_log(output_dir, {
         "started (UTC)": time.strftime("%Y-%m-%d %H:%M", time.gmtime(started)),
         "energy reductions": ",".join(energy_reductions), "trials run": pending,
         "wall time, min": round(wall_time_s / 60, 1), "hardware": info["hardware"],
         "executor": executor, "cpus per trial": cpus_per_trial})
-    path = write_sweep_report(rows_by_reduction, trials_by_reduction, output_dir, scale_spec,
-                              runs, info)
+    path = write_sweep_report(rows_by_reduction, output_dir, scale_spec, runs, info)
     for reduction, rows in rows_by_reduction.items():
         check = pattern_check(rows)
         print_fn(f"energy={reduction}: Fig. 9 pattern "

@@ -11,6 +11,7 @@ import base64
 import datetime
 import html
 import io
+import json
 import os
 import platform
 import subprocess
@@ -143,6 +144,14 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:
     write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def append_run_log(output_dir: str | os.PathLike, record: dict) -> list[dict]:
+    """Appends one invocation to `<output_dir>/runs.jsonl`; returns them all, oldest first."""
+    path = Path(output_dir) / "runs.jsonl"
+    with open(path, "a") as f:
+        f.write(json.dumps(record) + "\n")
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def provenance(wall_time_s: float | None = None, **extra) -> dict:
