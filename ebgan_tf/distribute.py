@@ -17,7 +17,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-STRATEGIES = ("default", "one_device", "mirrored", "multi_worker", "tpu")
+from ebgan_tf.runs.execute import STRATEGIES
 
 
 def configure_logical_cpus(count: int) -> None:

@@ -21,7 +21,6 @@ import keras
 import tensorflow as tf
 
 from ebgan_tf import losses
-from ebgan_tf.config import MLPConfig
 from ebgan_tf.networks import build_networks
 
 
@@ -40,8 +39,10 @@ def _gather_over_replicas(values):
 class AdversarialModel(keras.Model):
     """Shared skeleton: the two networks, optimizers, noise and the D-then-G `train_step`.
 
-    Subclasses define `discriminator_loss(real, fake) -> (per-example loss [B], logs)` and
-    `generator_loss(fake) -> (scalar loss already reduced for replicas, logs)`.
+    Subclasses define `discriminator_loss(real, fake)` and `generator_loss(fake)`, each returning
+    a loss already reduced for replicas (`tf.nn.compute_average_loss`) and what to log. D's logs
+    are reduced after both updates, so a model whose D draws op-seeded random numbers (the
+    ladder's corruption) creates its ops in the order its numbers were first made in.
     """
 
     tracker_names: tuple[str, ...] = ("d_loss", "g_loss")
@@ -89,28 +90,41 @@ class AdversarialModel(keras.Model):
             fake = self.generator(noise, training=True)
             # D's update is not part of G's gradient: keep it off G's tape.
             with g_tape.stop_recording():
-                d_logs = self._discriminator_update(real, fake)
+                d_terms = self._discriminator_update(real, fake)
             g_loss, g_logs = self.generator_loss(fake)
             scaled_g_loss = self.g_optimizer.scale_loss(g_loss)
         g_variables = self.generator.trainable_variables
         self.g_optimizer.apply(g_tape.gradient(scaled_g_loss, g_variables), g_variables)
-        for name, value in {**d_logs, **g_logs}.items():
+        for name, value in {**self.discriminator_logs(d_terms), **g_logs}.items():
             self.trackers[name].update_state(value)
         return {name: tracker.result() for name, tracker in self.trackers.items()}
 
     def _discriminator_update(self, real, fake):
         with tf.GradientTape() as d_tape:
-            per_example, logs = self.discriminator_loss(real, fake)
-            d_loss = tf.nn.compute_average_loss(per_example)
+            d_loss, terms = self.discriminator_loss(real, fake)
             scaled_d_loss = self.d_optimizer.scale_loss(d_loss)
-        d_variables = self.discriminator.trainable_variables
+        d_variables = self.discriminator_variables()
         self.d_optimizer.apply(d_tape.gradient(scaled_d_loss, d_variables), d_variables)
-        return {"d_loss": tf.reduce_mean(per_example), **logs}
+        return terms
+
+    def discriminator_variables(self):
+        return self.discriminator.trainable_variables
+
+    def checkpoint_objects(self) -> dict:
+        """What a `tf.train.Checkpoint` of a training run holds (`ebgan_tf.runs.train`)."""
+        return {"generator": self.generator, "discriminator": self.discriminator,
+                "d_optimizer": self.d_optimizer, "g_optimizer": self.g_optimizer}
 
     def discriminator_loss(self, real, fake):
+        """(D's loss, already reduced for replicas; the tensors D's logs are made of)."""
         raise NotImplementedError
 
+    def discriminator_logs(self, terms: dict) -> dict:
+        """D's logged scalars, made after both updates: the batch mean of each term."""
+        return {name: tf.reduce_mean(value) for name, value in terms.items()}
+
     def generator_loss(self, fake):
+        """(G's loss, already reduced for replicas; its logged scalars)."""
         raise NotImplementedError
 
 
@@ -152,7 +166,8 @@ class EBGAN(AdversarialModel):
         fake_energy, _ = self.energy(fake)
         per_example = losses.ebgan_discriminator_loss(real_energy, fake_energy, self.margin,
                                                       self.hinge)
-        return per_example, {"real_energy": tf.reduce_mean(real_energy)}
+        return tf.nn.compute_average_loss(per_example), {"d_loss": per_example,
+                                                         "real_energy": real_energy}
 
     def generator_loss(self, fake):
         fake_energy, code = self.energy(fake)
@@ -183,7 +198,8 @@ class GAN(AdversarialModel):
         real_logits = self.discriminator(real, training=True)
         fake_logits = self.discriminator(fake, training=True)
         per_example = losses.gan_discriminator_loss(real_logits, fake_logits)
-        return per_example, {"real_prob": tf.reduce_mean(tf.sigmoid(real_logits))}
+        return tf.nn.compute_average_loss(per_example), {"d_loss": per_example,
+                                                         "real_prob": tf.sigmoid(real_logits)}
 
     def generator_loss(self, fake):
         fake_logits = self.discriminator(fake, training=True)
@@ -207,13 +223,20 @@ def make_optimizer(name: str, lr: float, adam_beta1: float = 0.5, adam_beta2: fl
     return optimizer
 
 
-def build_model(config: MLPConfig, jit_compile: bool | str = False,
-                steps_per_execution: int = 1) -> AdversarialModel:
+def build_model(config, jit_compile: bool | str = False, steps_per_execution: int = 1):
     """Builds and compiles the model a configuration describes, in the current strategy scope.
 
-    `steps_per_execution` > 1 runs that many train steps per call into the TF runtime (a graph
-    loop), which saves Keras's per-step Python work; the steps, and their numbers, are the same.
+    `config` is an `MLPConfig` or a `ConvConfig` (an EBGAN, EBGAN-PT or GAN on their networks),
+    or a `LadderConfig` (an LN or EBGAN-LN, `ebgan_tf.ladder`). `steps_per_execution` > 1 runs
+    that many train steps per call into the TF runtime (a graph loop), which saves Keras's
+    per-step Python work; the steps, and their numbers, are the same.
     """
+    from ebgan_tf.configs.ladder import LadderConfig
+
+    if isinstance(config, LadderConfig):
+        from ebgan_tf import ladder
+
+        return ladder.build_model(config, jit_compile=jit_compile)
     generator, discriminator = build_networks(config)
     if config.is_ebgan:
         model = EBGAN(generator, discriminator, margin=config.margin,
@@ -224,7 +247,7 @@ def build_model(config: MLPConfig, jit_compile: bool | str = False,
                       name=config.kind)
     else:
         model = GAN(generator, discriminator, gan_loss=config.gan_loss, seed=config.seed,
-                    name="gan")
+                    name=config.kind)
     optimizer_settings = dict(adam_beta1=config.adam_beta1, adam_beta2=config.adam_beta2,
                               sgd_momentum=config.sgd_momentum)
     model.compile(d_optimizer=make_optimizer(config.optim_d, config.lr, **optimizer_settings),

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import time
 
-from ebgan_tf.config import MLPConfig
+from ebgan_tf.configs.mlp import MLPConfig
 
 
 def dense_shapes(config: MLPConfig) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
@@ -98,7 +98,7 @@ def measure_matmul_gflops(dtype: str = "float32", size: int = 2048, min_seconds:
 
 def largest_grid_config(kind: str = "ebgan") -> MLPConfig:
     """The most expensive configuration of Table 1 for `kind` (the widest, deepest G and D)."""
-    from ebgan_tf import config as config_lib
+    from ebgan_tf.configs import mlp as config_lib
 
     table = config_lib.TABLE1
     return MLPConfig(kind=kind, n_layer_g=max(table["n_layer_g"]), n_layer_d=max(table["n_layer_d"]),
@@ -115,7 +115,7 @@ def config_from_spec(spec: str, kind: str, batch_size: int = 64) -> MLPConfig:
     settings under the paper's names, e.g. "nLayerG=5,nLayerD=2,sizeG=1600,sizeD=1024".
 
     Raises ValueError (one line) for anything else."""
-    from ebgan_tf import config as config_lib
+    from ebgan_tf.configs import mlp as config_lib
 
     if spec == "largest":
         cfg = largest_grid_config(kind)

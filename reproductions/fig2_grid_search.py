@@ -4,14 +4,17 @@
     python reproductions/fig2_grid_search.py --scale=paper --ray_address=auto --gpus_per_trial=0.25
 """
 
-from ebgan_tf import cli, grid_report
+from ebgan_tf import cli
+from ebgan_tf.experiments import mnist_grid
 
 cli.define_common_flags(default_output_dir="reports/fig2", margin=10.0)
 cli.define_grid_flags()
+FLAGS = cli.FLAGS
 
 
 def main(argv):
-    grid_report.reproduce("fig2", **cli.grid_arguments())
+    cli.reproduce(mnist_grid.GridExperiment(mnist_grid.SCALES[FLAGS.scale], FLAGS.seed,
+                                            FLAGS.margin, cli.precision()))
 
 
 if __name__ == "__main__":

@@ -6,14 +6,17 @@ resumes the grid's trials in --output_dir (those of fig2_grid_search.py), then w
     python reproductions/fig4_best_samples.py --scale=paper --ray_address=auto --gpus_per_trial=0.25
 """
 
-from ebgan_tf import cli, grid_report
+from ebgan_tf import cli
+from ebgan_tf.experiments import mnist_grid
 
 cli.define_common_flags(default_output_dir="reports/fig2", margin=10.0)
 cli.define_grid_flags()
+FLAGS = cli.FLAGS
 
 
 def main(argv):
-    grid_report.reproduce("fig4", **cli.grid_arguments())
+    cli.reproduce(mnist_grid.GridExperiment(mnist_grid.SCALES[FLAGS.scale], FLAGS.seed,
+                                            FLAGS.margin, cli.precision()), pages=["fig4.html"])
 
 
 if __name__ == "__main__":

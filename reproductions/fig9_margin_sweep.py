@@ -7,8 +7,9 @@ which energy reduction (l2, mse, sse) the paper's pattern appears.
 
 from absl import flags
 
-from ebgan_tf import cli, margin_sweep
-from ebgan_tf.losses import ENERGY_REDUCTIONS
+from ebgan_tf import cli
+from ebgan_tf.configs.adversarial import ENERGY_REDUCTIONS
+from ebgan_tf.experiments import margin_sweep
 
 cli.define_common_flags(default_output_dir="reports/fig9")
 cli.define_grid_flags()
@@ -20,7 +21,6 @@ FLAGS = flags.FLAGS
 
 
 def main(argv):
-    arguments = cli.grid_arguments()
     try:
         margins = [float(m) for m in FLAGS.margins] if FLAGS.margins else None
     except ValueError:
@@ -29,7 +29,13 @@ def main(argv):
         raise cli.UsageError(f"--margins must be non-negative numbers, got "
                              f"{','.join(FLAGS.margins)}")
     reductions = ENERGY_REDUCTIONS if FLAGS.energy_reduction == "all" else (FLAGS.energy_reduction,)
-    margin_sweep.reproduce(energy_reductions=reductions, margins=margins, **arguments)
+    experiment = cli.preset(margin_sweep.MarginSweep, margin_sweep.SCALES[FLAGS.scale], reductions,
+                            FLAGS.seed, tuple(margins) if margins else None, cli.precision())
+    cli.reproduce(experiment)
+    for reduction, check in margin_sweep.pattern_checks(experiment, FLAGS.output_dir).items():
+        print(f"energy={reduction}: Fig. 9 pattern "
+              f"{'appears' if check['appears'] else 'does not appear'} "
+              f"({check['criteria_met']}/{check['criteria_checked']} criteria).")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ import functools
 import keras
 import numpy as np
 
-from ebgan_tf import data
+from ebgan_tf.data import mnist as mnist_data, resolve_data_dir
 from ebgan_tf.metrics import mnist_classifier
 from ebgan_tf.metrics.scores import (DEFAULT_EPS, GaussianStatistics, classifier_scores,
                                      frechet_distance, frechet_distance_from_features,
@@ -83,7 +83,7 @@ def _feature_statistics(images, batch_size: int) -> GaussianStatistics:
 
 @functools.lru_cache(maxsize=4)
 def _reference_statistics(folder: str | None) -> tuple[np.ndarray, np.ndarray]:
-    images, _ = data.load_mnist_arrays("test", folder, pad=True)
+    images, _ = mnist_data.load_mnist_arrays("test", folder, pad=True)
     statistics = _feature_statistics(images, DEFAULT_BATCH_SIZE)
     mean, covariance = statistics.mean, statistics.covariance
     mean.setflags(write=False)
@@ -97,7 +97,7 @@ def mnist_reference_statistics(data_dir=None) -> tuple[np.ndarray, np.ndarray]:
     Computed once per process and data folder (`data_dir`, default `$EBGAN_TF_DATA_DIR`); the
     arrays are read-only.
     """
-    folder = data.resolve_data_dir(data_dir)
+    folder = resolve_data_dir(data_dir)
     return _reference_statistics(str(folder.resolve()) if folder else None)
 
 

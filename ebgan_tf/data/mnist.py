@@ -1,4 +1,4 @@
-"""MNIST from local IDX files or TFDS, synthetic images, and `tf.data` builders.
+"""MNIST from local IDX files or TFDS, and synthetic images for tests.
 
 Every loader returns float32 images in [-1, 1] with a trailing channel axis, the
 range a tanh generator produces. The MNIST grid uses the padded 32x32 version
@@ -11,15 +11,14 @@ import functools
 import gzip
 import hashlib
 import os
-import socket
 import struct
 from pathlib import Path
 
 import numpy as np
-import tensorflow as tf
 
-DATA_DIR_ENV = "EBGAN_TF_DATA_DIR"
-DATA_SOURCES = ("auto", "local", "tfds")
+from ebgan_tf.data import DATA_DIR_ENV, DATA_SOURCES, reachable, resolve_data_dir
+from ebgan_tf.errors import DataError
+
 SPLITS = ("train", "test")
 
 # sha256 of the original files, as TFDS records them (../shared/data/mnist/README.md).
@@ -41,18 +40,6 @@ MNIST_SIZES = {"train": 60_000, "test": 10_000}
 _IDX_MAGIC = {"images": 2051, "labels": 2049}
 # Host TFDS downloads MNIST from; probed first so an offline machine fails in seconds, not minutes.
 _TFDS_PROBE_HOST = ("storage.googleapis.com", 443)
-
-
-class DataError(Exception):
-    """A data set is missing, corrupt or unreachable. The message is one line, for the user."""
-
-
-def resolve_data_dir(data_dir: str | os.PathLike | None) -> Path | None:
-    """`data_dir`, else `$EBGAN_TF_DATA_DIR`, else None. The folder holds `mnist/`."""
-    if data_dir:
-        return Path(data_dir).expanduser()
-    env = os.environ.get(DATA_DIR_ENV)
-    return Path(env).expanduser() if env else None
 
 
 def _sha256(path: Path) -> str:
@@ -103,20 +90,12 @@ def _load_local_uint8(split: str, folder: str) -> tuple[np.ndarray, np.ndarray]:
     return arrays["images"], arrays["labels"]
 
 
-def _tfds_reachable(timeout: float = 3.0) -> bool:
-    try:
-        socket.create_connection(_TFDS_PROBE_HOST, timeout=timeout).close()
-        return True
-    except OSError:
-        return False
-
-
 def _load_tfds_uint8(split: str, tfds_dir: Path | None) -> tuple[np.ndarray, np.ndarray]:
     import tensorflow_datasets as tfds  # Imported lazily: it is slow and only this path needs it.
 
     builder = tfds.builder("mnist", data_dir=str(tfds_dir) if tfds_dir else None)
     if not builder.is_prepared():
-        if not _tfds_reachable():
+        if not reachable(_TFDS_PROBE_HOST):
             raise DataError(
                 "MNIST is not in the TFDS cache and TFDS cannot reach the internet; point "
                 f"--data_dir (or ${DATA_DIR_ENV}) at a folder holding mnist/*-ubyte.gz, "
@@ -197,42 +176,3 @@ def synthetic_images(num: int, height: int = 32, width: int = 32, channels: int 
     colour = rng.uniform(0.5, 1.0, (num, 1, 1, channels))
     images = blob[..., None] * colour * 2.0 - 1.0
     return images.astype(np.float32)
-
-
-def image_dataset(images: np.ndarray, batch_size: int, seed: int, shuffle: bool = True,
-                  repeat: bool = True, noise_dim: int | None = None) -> tf.data.Dataset:
-    """Batches of images for `fit()`, optionally paired with the batch's latent noise.
-
-    With `noise_dim`, each element is `(images [B,H,W,C], noise [B, noise_dim])`, the noise drawn
-    from N(0, I) by a seeded stateless generator keyed by the batch index. The noise then belongs to
-    the data, not to the replica, so a distributed step sees exactly the noise a single-device step
-    sees, and a resumed run sees the same noise as an uninterrupted one.
-    """
-    # The shuffle buffer holds indices, and each batch is one gather from the images: the same
-    # batches as shuffling the images themselves (the permutation depends only on the seed), but
-    # the buffer fills in ~0.1 s instead of ~0.5 s for MNIST, once per iterator (per grid trial).
-    images = tf.convert_to_tensor(images)  # A tensor passed in (a cached data set) is not copied.
-    ds = tf.data.Dataset.range(images.shape[0])
-    if shuffle:
-        ds = ds.shuffle(images.shape[0], seed=seed, reshuffle_each_iteration=True)
-    if repeat:
-        ds = ds.repeat()
-    ds = ds.batch(batch_size, drop_remainder=True)
-    if noise_dim is None:
-        ds = ds.map(lambda indices: tf.gather(images, indices))
-    else:
-        def gather_and_add_noise(index, indices):
-            noise = tf.random.stateless_normal(
-                [batch_size, noise_dim], seed=tf.stack([tf.cast(seed, tf.int64), index]))
-            return tf.gather(images, indices), noise
-        ds = ds.enumerate().map(gather_and_add_noise, num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.prefetch(tf.data.AUTOTUNE)
-
-
-def mnist_dataset(split: str, batch_size: int, seed: int, data_dir=None, pad: bool = True,
-                  data_source: str = "auto", noise_dim: int | None = None,
-                  shuffle: bool = True, repeat: bool = True) -> tf.data.Dataset:
-    """`image_dataset` over MNIST images (labels dropped: the generative models are unsupervised)."""
-    images, _ = load_mnist_arrays(split, data_dir=data_dir, pad=pad, data_source=data_source)
-    return image_dataset(images, batch_size, seed, shuffle=shuffle, repeat=repeat,
-                         noise_dim=noise_dim)

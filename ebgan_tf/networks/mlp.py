@@ -18,7 +18,7 @@ import math
 
 import keras
 
-from ebgan_tf.config import MLPConfig
+from ebgan_tf.configs.mlp import MLPConfig
 
 # Torch7's batch-norm constants (the authors' framework): running-average rate 0.1, eps 1e-5.
 _BN_MOMENTUM = 0.9

@@ -31,14 +31,15 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import socket
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 
-from ebgan_tf import data as mnist_data
-from ebgan_tf.data import DATA_DIR_ENV, DATA_SOURCES, DataError, resolve_data_dir
+from ebgan_tf.data import DATA_DIR_ENV, DATA_SOURCES, reachable, resolve_data_dir
+from ebgan_tf.data.mnist import synthetic_images
+from ebgan_tf.data.streams import with_noise
+from ebgan_tf.errors import DataError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
 DOG_WNIDS_FILE = Path(__file__).with_name("imagenet_dog_wnids.txt")
@@ -166,14 +167,6 @@ def local_files(source: ImageSource, data_dir: Path | None) -> list[str]:
 
 # --- TFDS ---------------------------------------------------------------------------------------
 
-def _tfds_reachable(host: tuple[str, int], timeout: float = 3.0) -> bool:
-    try:
-        socket.create_connection(host, timeout=timeout).close()
-        return True
-    except OSError:
-        return False
-
-
 def tfds_examples(source: ImageSource, data_dir: Path | None) -> tf.data.Dataset:
     """Examples {"image": encoded bytes (scalar tf.string)[, "label": int64]} of the TFDS train
     split, in the stored order, restricted to the dog classes for the dog subset."""
@@ -186,7 +179,7 @@ def tfds_examples(source: ImageSource, data_dir: Path | None) -> tf.data.Dataset
                         f"{str(e).splitlines()[0] if str(e) else ''}") from None
     if not builder.is_prepared():
         manual = bool(getattr(builder, "MANUAL_DOWNLOAD_INSTRUCTIONS", None))
-        if not manual and source.download_host and not _tfds_reachable(source.download_host):
+        if not manual and source.download_host and not reachable(source.download_host):
             raise DataError(
                 f"{source.title} is not in the TFDS cache and TFDS cannot reach the internet; point "
                 f"--data_dir (or ${DATA_DIR_ENV}) at a folder holding {source.name}/ with JPEG/PNG "
@@ -222,7 +215,7 @@ def choose_source(source: ImageSource, data_source: str, data_dir: Path | None) 
     return "tfds"
 
 
-def image_dataset(source_name: str, preprocessing: Preprocessing, batch_size: int, seed: int,
+def image_stream(source_name: str, preprocessing: Preprocessing, batch_size: int, seed: int,
                   noise_dim: int, data_dir=None, data_source: str = "auto", start_batch: int = 0,
                   shuffle_buffer: int = 100_000, num_synthetic: int = 512) -> tf.data.Dataset:
     """An endless stream of `(images [B, S, S, 3] float32 in [-1, 1], noise [B, noise_dim])`.
@@ -246,7 +239,7 @@ def image_dataset(source_name: str, preprocessing: Preprocessing, batch_size: in
     source = SOURCES[source_name]
     folder = resolve_data_dir(data_dir)
     if source.tfds_name is None:
-        images = mnist_data.synthetic_images(num_synthetic, preprocessing.load_size or
+        images = synthetic_images(num_synthetic, preprocessing.load_size or
                                              preprocessing.image_size,
                                              preprocessing.load_size or preprocessing.image_size,
                                              3, seed=seed)
@@ -270,11 +263,5 @@ def image_dataset(source_name: str, preprocessing: Preprocessing, batch_size: in
 
     ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     ds = ds.batch(batch_size, drop_remainder=True).enumerate(start=start_batch)
-
-    def add_noise(batch_index, batch):
-        # A different stream from the crops' (seed + 1): noise and crops never share keys.
-        noise = tf.random.stateless_normal([batch_size, noise_dim],
-                                           seed=tf.stack([seed64 + 1, batch_index]))
-        return batch, noise
-
-    return ds.map(add_noise, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    # A different key from the crops' (seed + 1): noise and crops never share keys.
+    return with_noise(ds, batch_size, noise_dim, seed64 + 1).prefetch(tf.data.AUTOTUNE)

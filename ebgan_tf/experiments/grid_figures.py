@@ -1,11 +1,8 @@
-"""Figures 2, 3 and 4 of the MNIST grid, the paper's readings beside ours, and the HTML pages.
+"""Figures 2, 3 and 4 of the MNIST grid, the paper's readings beside ours, and the report pages
+of `ebgan_tf.experiments.mnist_grid.GridExperiment`:
 
-`reproduce(page, scale=..., output_dir=...)` is what the three grid scripts call: it runs (or
-resumes, or just reuses) the grid's trials, then draws one page:
-
-- "fig2": `<output_dir>/index.html`, the grid's full report (Figs. 2, 3 and 4, tables, settings);
-- "fig3": `<output_dir>/fig3.html`, the optimizer histograms alone;
-- "fig4": `<output_dir>/fig4.html`, the best samples alone.
+- `index.html`: the grid's full report (Figs. 2, 3 and 4, tables, settings);
+- `fig3.html`: the optimizer histograms alone; `fig4.html`: the best samples alone.
 
 Histograms plot `metrics.HISTOGRAM_SCORE` (log IS, the score whose range matches the paper's axis;
 docs/mnist_score.md) in 30 equal bins over [0, ln 10]: width 0.077, the paper's bin width read
@@ -15,15 +12,17 @@ off Fig. 2 (about 25 bins over [0, 1.93], paper.md §2.5).
 from __future__ import annotations
 
 import math
-import time
 from pathlib import Path
 
 import numpy as np
 
-from ebgan_tf import grid, report
+from ebgan_tf.experiments.mnist_trials import RANK_SCORE, SAMPLES_FILE
 from ebgan_tf.metrics import HISTOGRAM_SCORE
+from ebgan_tf.reporting import html, plots
+from ebgan_tf.runs.experiment import Page
+from ebgan_tf.runs.store import STATUSES
 
-PAGES = ("fig2", "fig3", "fig4")
+PAGES = ("index.html", "fig3.html", "fig4.html")
 NUM_BINS = 30
 BIN_EDGES = np.linspace(0.0, math.log(10.0), NUM_BINS + 1)
 # The paper's colours (matplotlib's defaults of the time): GAN blue, EBGAN green.
@@ -55,12 +54,8 @@ PAPER_FIG4 = {
 }
 CLAIM = "EBGAN's histogram lies to the right of GAN's"
 
-SILENT_SETTINGS = [
-    "Training budget: the paper gives none. paper scale: 20 epochs (18,740 steps of batch 64) "
-    "per trial; cpu scale: 400 steps; smoke: 40 steps. One step is one D and one G update.",
-    "Batch size 64, z ~ N(0, I) of 100 dimensions, dropout rate 0.5, Adam betas (0.5, 0.999), "
-    "plain SGD, non-saturating GAN loss: see the README's table of choices.",
-    "Samples per trial for the score: 10,000 at paper scale (1,000 at cpu scale, 256 at smoke), latents seeded.",
+# How the figures are drawn from the trials: analysis choices, not settings of a trial.
+ANALYSIS_CHOICES = [
     f"Histogram score: {HISTOGRAM_SCORE} = E_x KL(p(y|x) || p(y)) (the paper's text prints the "
     "swapped order, whose range does not fit its axis; docs/mnist_score.md has the evidence). "
     "The paper's I' is in results.csv as i_prime.",
@@ -160,11 +155,11 @@ def fig3_table(frame) -> list[dict]:
 
 
 def best_trials(frame) -> dict:
-    """kind -> the result row of its best ok trial by `grid.RANK_SCORE` (ties: smaller id)."""
+    """kind -> the result row of its best ok trial by `RANK_SCORE` (ties: smaller id)."""
     best = {}
     ok = frame[frame["status"] == "ok"]
     for kind in KIND_LABELS:
-        rows = ok[ok["kind"] == kind].sort_values([grid.RANK_SCORE, "trial_id"],
+        rows = ok[ok["kind"] == kind].sort_values([RANK_SCORE, "trial_id"],
                                                   ascending=[False, True])
         if len(rows):
             best[kind] = rows.iloc[0].to_dict()
@@ -194,27 +189,19 @@ def _histogram(ax, series: dict, title: str, legend_suffix: str = ""):
 
 
 def draw_fig2(frame, path: Path) -> Path:
-    import matplotlib.pyplot as plt
-    import seaborn as sns
-
-    sns.set_theme(style="whitegrid", context="notebook")
-    fig, axes = plt.subplots(1, 3, figsize=(16, 4.2))
+    fig, axes = plots.new_figure(1, 3, figsize=(16, 4.2))
     for ax, (key, panel) in zip(axes, PAPER_FIG2.items()):
         suffix = "" if panel["max_layers"] == 5 else f"-layers<={panel['max_layers']}"
         _histogram(ax, {"GAN": histogram_scores(frame, "gan", panel["max_layers"]),
                         "EBGAN": histogram_scores(frame, "ebgan", panel["max_layers"])},
                    panel["title"], suffix)
     fig.suptitle("Fig. 2: histogram of the scores of the grid search", y=1.02)
-    return report.save_figure(fig, path)
+    return plots.save_figure(fig, path)
 
 
 def draw_fig3(frame, path: Path) -> Path:
-    import matplotlib.pyplot as plt
-    import seaborn as sns
-
-    sns.set_theme(style="whitegrid", context="paper")
-    fig, axes = plt.subplots(len(FIG3_LRS), len(FIG3_OPTIMIZERS), figsize=(18, 10.5),
-                             sharex=True)
+    fig, axes = plots.new_figure(len(FIG3_LRS), len(FIG3_OPTIMIZERS), figsize=(18, 10.5),
+                                 context="paper", sharex=True)
     ebgan = histogram_scores(frame, "ebgan")
     for r, lr in enumerate(FIG3_LRS):
         for c, (optim_d, optim_g) in enumerate(FIG3_OPTIMIZERS):
@@ -227,80 +214,79 @@ def draw_fig3(frame, path: Path) -> Path:
     fig.suptitle("Fig. 3: scores grouped by optimization setting (rows: lr; columns: optimD/optimG)",
                  y=1.01)
     fig.tight_layout()
-    return report.save_figure(fig, path)
+    return plots.save_figure(fig, path)
 
 
 def draw_fig4(frame, output_dir: Path, path: Path) -> Path | None:
     import matplotlib.image
-    import matplotlib.pyplot as plt
 
     best = best_trials(frame)
     if not best:
         return None
-    fig, axes = plt.subplots(1, 3, figsize=(18, 4.6))
+    fig, axes = plots.new_figure(1, 3, figsize=(18, 4.6), style=None)
     for ax, (kind, label) in zip(axes, (("gan", "(a) best GAN"), ("ebgan", "(b) best EBGAN"),
                                         ("ebgan_pt", "(c) best EBGAN-PT"))):
         ax.axis("off")
         if kind not in best:
             ax.set_title(f"{label}: no finished trial")
             continue
-        samples = output_dir / "trials" / best[kind]["trial_id"] / grid.SAMPLES_FILE
+        samples = output_dir / "trials" / best[kind]["trial_id"] / SAMPLES_FILE
         ax.imshow(matplotlib.image.imread(samples), cmap="gray", interpolation="nearest")
         ax.set_title(f"{label}, {HISTOGRAM_SCORE} = {best[kind][HISTOGRAM_SCORE]:.2f}")
     fig.suptitle("Fig. 4: 8x12 samples of the best model of each kind", y=1.0)
-    return report.save_figure(fig, path)
+    return plots.save_figure(fig, path)
 
 
 # --- pages -----------------------------------------------------------------------------------
 
-def _summary_section(frame, scale: grid.GridScale, runs: list[dict]) -> report.Section:
+def _summary_section(frame, experiment, runs: list[dict]) -> html.Section:
     counts = []
     for kind, label in KIND_LABELS.items():
         rows = frame[frame["kind"] == kind]
         counts.append({"model": label, "trials": len(rows),
-                       **{s: int((rows["status"] == s).sum()) for s in grid.STATUSES},
+                       **{s: int((rows["status"] == s).sum()) for s in STATUSES},
                        "mean wall time per trial, s": float(rows["wall_time_s"].mean())
                        if len(rows) else float("nan")})
     checks = [claim_check(histogram_scores(frame, "ebgan", p["max_layers"]),
                           histogram_scores(frame, "gan", p["max_layers"]))
               for p in PAPER_FIG2.values()]
-    blocks = [report.paragraph(f"Scale: {scale.name}. {scale.summary}"),
-              report.table(counts),
-              report.paragraph(
+    blocks = [html.paragraph(experiment.summary()),
+              html.table(counts),
+              html.paragraph(
                   "Every invocation of the grid on this folder (a rerun only runs what is "
                   f"missing); the trials' own wall times add up to "
                   f"{frame['wall_time_s'].sum() / 60:.1f} min over concurrent workers:"),
-              report.table(runs),
-              report.verdict(f"{CLAIM}, in all three panels of Fig. 2 (P(EBGAN > GAN) > 0.5 "
+              html.table(runs),
+              html.verdict(f"{CLAIM}, in all three panels of Fig. 2 (P(EBGAN > GAN) > 0.5 "
                              "and a higher median in each)", all(c["holds"] for c in checks))]
     failed = frame[frame["status"] == "failed"]
     if len(failed):
-        blocks.append(report.paragraph(f"{len(failed)} trial(s) failed (not model outcomes; "
+        blocks.append(html.paragraph(f"{len(failed)} trial(s) failed (not model outcomes; "
                                        "left out of the histograms):"))
-        blocks.append(report.table(failed[["trial_id", "reason"]].to_dict("records")))
-    return report.Section("Summary", blocks)
+        blocks.append(html.table(failed[["trial_id", "reason"]].to_dict("records")))
+    return html.Section("Summary", blocks)
 
 
-def fig2_section(frame, output_dir: Path) -> report.Section:
+def fig2_section(frame, output_dir: Path) -> html.Section:
     png = draw_fig2(frame, output_dir / "fig2.png")
-    return report.Section("Figure 2: scores of all, <= 4-layer and <= 3-layer models", [
-        report.figure(png, "GAN (blue) vs EBGAN (green): percent of each kind's models per bin."),
-        report.paragraph("Our bin percentages beside the paper's readings (first three bins; "
+    return html.Section("Figure 2: scores of all, <= 4-layer and <= 3-layer models", [
+        html.figure(png, "GAN (blue) vs EBGAN (green): percent of each kind's models per bin."),
+        html.paragraph("Our bin percentages beside the paper's readings (first three bins; "
                          "the paper's are read off its figure, ±1-2 points):"),
-        report.table(fig2_table(frame)),
+        html.table(fig2_table(frame)),
     ])
 
 
-def fig3_section(frame, output_dir: Path) -> report.Section:
+def fig3_section(frame, output_dir: Path) -> html.Section:
     png = draw_fig3(frame, output_dir / "fig3.png")
-    return report.Section("Figure 3: GAN scores per optimization setting, EBGAN for reference", [
-        report.figure(png, "Rows: lr 1e-2, 1e-3, 1e-4; columns: (optimD, optimG). Every subplot "
+    return html.Section("Figure 3: GAN scores per optimization setting, EBGAN for reference", [
+        html.figure(png, "Rows: lr 1e-2, 1e-3, 1e-4; columns: (optimD, optimG). Every subplot "
                            "repeats the same EBGAN histogram, as in the paper."),
-        report.table(fig3_table(frame)),
+        html.table(fig3_table(frame)),
     ])
 
 
-def fig4_section(frame, output_dir: Path) -> report.Section:
+def fig4_section(frame, output_dir: Path) -> html.Section:
     png = draw_fig4(frame, output_dir, output_dir / "fig4.png")
     best = best_trials(frame)
     rows = [{"model": KIND_LABELS[kind], "best trial (ours)": best[kind]["trial_id"],
@@ -308,79 +294,44 @@ def fig4_section(frame, output_dir: Path) -> report.Section:
              "Fréchet distance": best[kind]["frechet_distance"],
              "paper's best (Appendix C, recalled)": PAPER_FIG4[kind]}
             for kind in KIND_LABELS if kind in best]
-    blocks = [report.figure(png, "Samples drawn with the evaluation seed from the generator at "
+    blocks = [html.figure(png, "Samples drawn with the evaluation seed from the generator at "
                                  "the end of training.")] if png else []
-    blocks += [report.table(rows),
-               report.paragraph("The generators of these trials are kept as "
+    blocks += [html.table(rows),
+               html.paragraph("The generators of these trials are kept as "
                                 "trials/<trial_id>/generator.keras (--save_generators=best).")]
-    return report.Section("Figure 4: the best GAN, EBGAN and EBGAN-PT", blocks)
+    return html.Section("Figure 4: the best GAN, EBGAN and EBGAN-PT", blocks)
 
 
-def _settings_section(scale_name: str) -> report.Section:
-    return report.Section("Settings the paper is silent on", [
-        *[report.choice(text) for text in SILENT_SETTINGS],
-        report.paragraph("The full grid: python reproductions/fig2_grid_search.py --scale=paper "
-                         "[--ray_address=<cluster>] [--gpus_per_trial=0.25]. Scale in this "
-                         f"report: {scale_name}."),
+def settings_section(experiment) -> html.Section:
+    """The budget of the scale and every setting the paper is silent on, as the trials used them."""
+    scale = experiment.scale
+    config = experiment.specs()[0].config  # The choices are the same for every trial.
+    return html.Section("Settings the paper is silent on", [
+        html.choice(f"Training budget: the paper gives none. This scale ({scale.name}): "
+                    f"{scale.train_steps:,} steps of batch {scale.batch_size} "
+                    f"({scale.epochs:.2f} epochs) per trial, one D and one G update a step; "
+                    f"scored on {scale.num_eval_samples:,} samples with seeded latents."),
+        html.paragraph("The settings of every trial that the paper does not give (Table 1's "
+                       "settings vary by trial; these do not), with the values used:"),
+        html.settings_table(config),
+        *[html.choice(text) for text in ANALYSIS_CHOICES],
+        html.paragraph("The full grid: python reproductions/fig2_grid_search.py --scale=paper "
+                       "[--ray_address=<cluster>] [--gpus_per_trial=0.25]."),
     ])
 
 
-def write_pages(page: str, frame, output_dir: str | Path, scale: grid.GridScale,
-                runs: list[dict], provenance_info: dict) -> Path:
-    """Writes one page ("fig2" = the full report at index.html, "fig3", "fig4")."""
-    output_dir = Path(output_dir)
-    title_scale = f"({scale.name} scale)"
-    if page == "fig2":
-        sections = [_summary_section(frame, scale, runs), fig2_section(frame, output_dir),
-                    fig3_section(frame, output_dir), fig4_section(frame, output_dir),
-                    _settings_section(scale.name)]
-        return report.write_report(output_dir, f"EBGAN Figs. 2-4: the MNIST grid search {title_scale}",
-                                   sections, provenance_info,
-                                   subtitle="Zhao, Mathieu, LeCun (ICLR 2017), §4.1, Table 1.")
-    if page == "fig3":
-        sections = [fig3_section(frame, output_dir), _settings_section(scale.name)]
-        return report.write_report(output_dir, f"EBGAN Fig. 3: scores per optimizer {title_scale}",
-                                   sections, provenance_info, filename="fig3.html")
-    if page == "fig4":
-        sections = [fig4_section(frame, output_dir), _settings_section(scale.name)]
-        return report.write_report(output_dir, f"EBGAN Fig. 4: best samples {title_scale}",
-                                   sections, provenance_info, filename="fig4.html")
-    raise ValueError(f"page must be one of {PAGES}, got {page!r}")
-
-
-def reproduce(page: str, scale: str, output_dir: str | Path, runtime: grid.TrialRuntime,
-              seed: int = 0, margin: float = 10.0, mixed_precision: bool = False,
-              executor: str = "ray", ray_address: str | None = None,
-              cpus_per_trial: float = 1.0, gpus_per_trial: float = 0.0,
-              max_concurrent_trials: int | None = None, print_fn=print) -> Path:
-    """Runs or resumes the grid of `scale`, then writes `page`; returns the page's path."""
-    if page not in PAGES:
-        raise ValueError(f"page must be one of {PAGES}, got {page!r}")
-    scale_spec = grid.SCALES[scale]
-    trials = grid.grid_trials(scale, seed=seed, margin=margin,
-                              precision="mixed" if mixed_precision else "float32")
-    print_fn(f"Scale {scale}: {scale_spec.summary}")
-    if scale != "paper":
-        print_fn("The paper's full grid: rerun with --scale=paper (7,168 trials; for a cluster, "
-                 "add --ray_address).")
-    grid.check_data(runtime)
-    pending = sum(grid.read_result(output_dir, t) is None for t in trials)
-    started = time.time()
-    frame = grid.run_grid(trials, output_dir, runtime, executor=executor,
-                          ray_address=ray_address, cpus_per_trial=cpus_per_trial,
-                          gpus_per_trial=gpus_per_trial,
-                          max_concurrent_trials=max_concurrent_trials,
-                          reuse_workers=scale_spec.reuse_workers, print_fn=print_fn)
-    wall_time_s = time.time() - started
-    info = report.provenance(wall_time_s, scale=scale, seed=seed, margin=margin,
-                             trials=len(trials), executor=executor,
-                             cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial,
-                             precision="mixed" if mixed_precision else "float32",
-                             deterministic=runtime.deterministic, jit_compile=runtime.jit_compile)
-    runs = report.append_run_log(output_dir, {
-        "started (UTC)": time.strftime("%Y-%m-%d %H:%M", time.gmtime(started)),
-        "script": page, "trials run": pending, "wall time, min": round(wall_time_s / 60, 1),
-        "hardware": info["hardware"], "executor": executor, "cpus per trial": cpus_per_trial})
-    path = write_pages(page, frame, output_dir, scale_spec, runs, info)
-    print_fn(f"Wrote {path} and {Path(output_dir) / 'results.csv'}.")
-    return path
+def pages(experiment, frame, context) -> list[Page]:
+    """The grid's pages: index.html (the full report), fig3.html and fig4.html."""
+    output_dir = Path(context.output_dir)
+    scale = f"({experiment.scale.name} scale)"
+    full = lambda: [_summary_section(frame, experiment, context.runs_log),  # noqa: E731
+                    fig2_section(frame, output_dir), fig3_section(frame, output_dir),
+                    fig4_section(frame, output_dir), settings_section(experiment)]
+    return [
+        Page("index.html", f"EBGAN Figs. 2-4: the MNIST grid search {scale}", full,
+             subtitle="Zhao, Mathieu, LeCun (ICLR 2017), §4.1, Table 1."),
+        Page("fig3.html", f"EBGAN Fig. 3: scores per optimizer {scale}",
+             lambda: [fig3_section(frame, output_dir), settings_section(experiment)]),
+        Page("fig4.html", f"EBGAN Fig. 4: best samples {scale}",
+             lambda: [fig4_section(frame, output_dir), settings_section(experiment)]),
+    ]

@@ -32,82 +32,14 @@ logits stay exact under mixed precision.
 
 from __future__ import annotations
 
-import dataclasses
-import math
-import re
-
 import keras
 
-# --- The architectures, in the paper's notation -------------------------------------------------
+from ebgan_tf.configs.conv import (ARCHITECTURES, DECODER_64, ENCODER_64, GENERATOR_64,
+                                   NOISE_PLANES_64, Architecture, generator_input_sizes,
+                                   noise_dim, parse_spec)
 
-# 64×64 (LSUN, CelebA; paper.md §4.2). The generator is DCGAN's (100 -> 4×4×1024 -> ... -> 3), as in
-# the third-party port that matches the recalled discriminator (1Konny/EBGAN-pytorch).
-GENERATOR_64 = ("(1024)4c", "(512)4c2s", "(256)4c2s", "(128)4c2s", "(3)4c2s")
-NOISE_PLANES_64 = (100,)
-ENCODER_64 = ("(64)4c2s", "(128)4c2s", "(256)4c2s")
-DECODER_64 = ("(128)4c2s", "(64)4c2s", "(3)4c2s")
-
-# ImageNet 128×128 (paper.md §5.3, recalled).
-GENERATOR_128 = ("(1024)4c", "(512)4c2s", "(256)4c2s", "(128)4c2s", "(64)4c2s", "(64)4c2s", "(3)3c")
-NOISE_PLANES_128 = (100, 64, 32, 16, 8, 4)
-# ImageNet 256×256 (paper.md §5.3, recalled): one more doubling; same auto-encoder as 128.
-GENERATOR_256 = ("(2048)4c", "(1024)4c2s", "(512)4c2s", "(256)4c2s", "(128)4c2s", "(64)4c2s",
-                 "(64)4c2s", "(3)3c")
-NOISE_PLANES_256 = (100, 64, 32, 16, 8, 4, 2)
-ENCODER_IMAGENET = ("(64)4c2s", "(128)4c2s", "(256)4c2s", "(512)4c2s")
-DECODER_IMAGENET = ("(256)4c2s", "(128)4c2s", "(64)4c2s", "(3)4c2s")
-
-
-@dataclasses.dataclass(frozen=True)
-class Architecture:
-    """One image size's generator, auto-encoder and noise layout, in the paper's notation."""
-
-    image_size: int
-    generator: tuple[str, ...]
-    noise_planes: tuple[int, ...]
-    encoder: tuple[str, ...]
-    decoder: tuple[str, ...]
-    source: str  # Where the auto-encoder and noise layout come from, for the report.
-    generator_source: str
-
-    @property
-    def dcgan_discriminator(self) -> tuple[str, ...]:
-        """DCGAN's rule: widths 64, 128, ... while halving the resolution down to 4×4, then a logit."""
-        n_down = int(math.log2(self.image_size // 4))
-        return tuple(f"({64 * 2 ** i})4c2s" for i in range(n_down)) + ("(1)4c",)
-
-
-ARCHITECTURES = {
-    "dcgan64": Architecture(64, GENERATOR_64, NOISE_PLANES_64, ENCODER_64, DECODER_64,
-                            "Appendix C as recalled (paper.md §4.2)",
-                            "'DCGAN-style' (paper.md §4.2); DCGAN's layout, a choice"),
-    "imagenet128": Architecture(128, GENERATOR_128, NOISE_PLANES_128, ENCODER_IMAGENET,
-                                DECODER_IMAGENET, "Appendix C as recalled (paper.md §5.3)",
-                                "Appendix C as recalled (paper.md §5.3)"),
-    "imagenet256": Architecture(256, GENERATOR_256, NOISE_PLANES_256, ENCODER_IMAGENET,
-                                DECODER_IMAGENET, "Appendix C as recalled (paper.md §5.3)",
-                                "Appendix C as recalled (paper.md §5.3)"),
-}
-
-_SPEC = re.compile(r"^\((\d+)\)(\d+)c(?:(\d+)s)?$")
 _BN_MOMENTUM = 0.9  # Torch7's running-average rate 0.1, as in ebgan_tf.networks.
 _BN_EPSILON = 1e-5
-
-
-@dataclasses.dataclass(frozen=True)
-class ConvSpec:
-    filters: int
-    kernel: int
-    stride: int
-
-
-def parse_spec(spec: str) -> ConvSpec:
-    """"(64)4c2s" -> ConvSpec(filters=64, kernel=4, stride=2); "(3)3c" -> stride 1."""
-    match = _SPEC.match(spec.strip())
-    if not match:
-        raise ValueError(f"not a layer in the paper's notation '(maps)KcSs': {spec!r}")
-    filters, kernel, stride = match.groups()
-    return ConvSpec(int(filters), int(kernel), int(stride or 1))
 
 
 def _width(filters: int, is_output: bool, width_divisor: int) -> int:
@@ -122,20 +54,6 @@ def _init(stddev):
 def _batch_norm(name, sync_batch_norm):
     return keras.layers.BatchNormalization(momentum=_BN_MOMENTUM, epsilon=_BN_EPSILON,
                                            synchronized=sync_batch_norm, name=name)
-
-
-def noise_dim(noise_planes, image_size_at_layers) -> int:
-    """Length of the flat noise vector: z plus every plane at its layer's resolution."""
-    return sum(p * s * s for p, s in zip(noise_planes, image_size_at_layers))
-
-
-def generator_input_sizes(generator_specs) -> list[int]:
-    """Spatial size of the input of each generator layer: 1, 4, 8, ..."""
-    sizes, size = [], 1
-    for i, spec in enumerate(map(parse_spec, generator_specs)):
-        sizes.append(size)
-        size = spec.kernel if i == 0 else size * spec.stride
-    return sizes
 
 
 def build_conv_generator(specs=GENERATOR_64, noise_planes=NOISE_PLANES_64, width_divisor: int = 1,
@@ -294,3 +212,20 @@ def conv_flops(model: keras.Model) -> int:
             c_in = layer.input.shape[-1]
             total += 2 * h * w * c_out * layer.kernel_size[0] * layer.kernel_size[1] * c_in
     return int(total)
+
+
+def build_networks(cfg) -> tuple[keras.Model, keras.Model]:
+    """(generator, discriminator) of a `ConvConfig`: the auto-encoder for EBGANs, DCGAN's
+    discriminator for the baseline."""
+    arch = cfg.arch
+    common = dict(width_divisor=cfg.width_divisor, init_stddev=cfg.init_stddev,
+                  sync_batch_norm=cfg.sync_batch_norm)
+    generator = build_conv_generator(arch.generator, arch.noise_planes, **common)
+    if cfg.is_ebgan:
+        discriminator = build_conv_autoencoder(
+            arch.encoder, arch.decoder, arch.image_size, leaky_slope=cfg.leaky_slope,
+            decoder_activation=cfg.decoder_activation, **common)
+    else:
+        discriminator = build_dcgan_discriminator(
+            arch.dcgan_discriminator, arch.image_size, leaky_slope=cfg.leaky_slope, **common)
+    return generator, discriminator
