@@ -17,7 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ebgan_tf import grid, step_cost  # noqa: E402
+from ebgan_tf import step_cost  # noqa: E402
+from ebgan_tf.experiments import mnist_grid  # noqa: E402
 
 
 def setting_of(row: dict) -> str:
@@ -51,7 +52,7 @@ def main():
     by_setting: dict[str, list] = {}
     for r in rows:
         by_setting.setdefault(setting_of(r), []).append(r)
-    all_trials = grid.grid_trials("paper")
+    all_trials = mnist_grid.grid_trials("paper")
     steps = all_trials[0].config.train_steps
     for setting, group in by_setting.items():
         points = [(r["gflop_per_step"] * 1e9, r["ms_per_step"] / 1e3) for r in group]

@@ -1,6 +1,6 @@
 """A plain PyTorch eager implementation of the MNIST-study train step, the speed reference.
 
-The same networks as ebgan_tf/networks.py (Linear -> BatchNorm1d -> ReLU stacks, tanh output, an
+The same networks as ebgan_tf/networks/mlp.py (Linear -> BatchNorm1d -> ReLU stacks, tanh output, an
 auto-encoder D whose encoder output is the code; the GAN D ends in one logit), the same losses
 (per-sample hinge, eq. 1; L2 energy, eq. 13; the squared-cosine PT on the encoder codes, eq. 14)
 and the same order: one G forward pass, one D update on (real, fake.detach()), then one G update

@@ -1,7 +1,7 @@
 """Train-step throughput of the MNIST-study models (EBGAN, EBGAN-PT, GAN), through `fit()`.
 
 Warms up, then times `--steps` train steps of the real model class (`models.build_model`), fed by
-the suite's input pipeline (`data.image_dataset`, as a grid trial is), `--repeats` times; prints
+the suite's input pipeline (`data.streams.array_stream`, as a grid trial is), `--repeats` times; prints
 images/s, the step's matmul FLOP count, the machine's measured matmul peak and the fraction of it
 reached. With `--torch`, a plain PyTorch eager implementation of the same step
 (benchmarks/torch_train_step.py) is timed in the same process, alternating with TensorFlow block
@@ -11,7 +11,7 @@ by block, and the ratio is printed.
     flock /tmp/ebgan_cpu.lock python benchmarks/train_step.py --preset=largest --json
     python benchmarks/train_step.py --preset=nLayerG=2,nLayerD=2,sizeG=400,sizeD=128 --json
 
-`--preset` is a named configuration of config.PRESETS (fig9, fig4_ebgan, ...), `largest` (the most
+`--preset` is a named configuration of configs.mlp.PRESETS (fig9, fig4_ebgan, ...), `largest` (the most
 expensive Table 1 configuration) or Table 1 settings under the paper's names, comma-separated.
 """
 
@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # torch_train_step, be
 from absl import app, flags  # noqa: E402
 
 flags.DEFINE_enum("model", "ebgan_pt", ["ebgan", "ebgan_pt", "gan"], "Model kind.")
-flags.DEFINE_string("preset", "fig9", "fig9 | <config.PRESETS name> | largest | "
+flags.DEFINE_string("preset", "fig9", "fig9 | <configs.mlp.PRESETS name> | largest | "
                     "nLayerG=..,nLayerD=..,sizeG=..,sizeD=..[,dropoutD=0|1].")
 flags.DEFINE_integer("batch_size", 64, "Batch size.")
 flags.DEFINE_integer("steps", 50, "Timed steps per block.")
@@ -45,7 +45,7 @@ flags.DEFINE_enum("precision", "float32", ["float32", "mixed"],
 flags.DEFINE_bool("deterministic", False, "tf.config.experimental.enable_op_determinism() "
                   "(as grid trials run; it makes Keras drop jit_compile).")
 flags.DEFINE_enum("input", "pipeline", ["pipeline", "constant"],
-                  "pipeline: data.image_dataset over 60,000 synthetic 32x32 images (a grid "
+                  "pipeline: data.streams.array_stream over 60,000 synthetic 32x32 images (a grid "
                   "trial's pipeline); constant: one batch repeated (the model alone).")
 flags.DEFINE_integer("steps_per_execution", 1, "Keras steps_per_execution.")
 flags.DEFINE_integer("num_images", 60_000, "Images in the --input=pipeline data set.")
@@ -90,7 +90,10 @@ def main(argv):
     if FLAGS.deterministic:
         tf.config.experimental.enable_op_determinism()
     import keras
-    from ebgan_tf import data, distribute, models, report
+    from ebgan_tf import distribute, models
+    from ebgan_tf.data import streams
+    from ebgan_tf.data.mnist import synthetic_images
+    from ebgan_tf.reporting import provenance
 
     keras.utils.set_random_seed(0)
     policy = distribute.set_mixed_precision(FLAGS.precision == "mixed")
@@ -100,11 +103,11 @@ def main(argv):
                       steps_per_execution=FLAGS.steps_per_execution)
     pixels = cfg.image_size
     if FLAGS.input == "pipeline":
-        images = data.synthetic_images(FLAGS.num_images, pixels, pixels)
-        dataset = data.image_dataset(images, cfg.batch_size, seed=0, noise_dim=cfg.noise_dim)
+        images = synthetic_images(FLAGS.num_images, pixels, pixels)
+        dataset = streams.array_stream(images, cfg.batch_size, seed=0, noise_dim=cfg.noise_dim)
     else:
         rng = np.random.default_rng(0)
-        batch = (tf.constant(data.synthetic_images(cfg.batch_size, pixels, pixels)),
+        batch = (tf.constant(synthetic_images(cfg.batch_size, pixels, pixels)),
                  tf.constant(rng.standard_normal((cfg.batch_size, cfg.noise_dim), np.float32)))
         dataset = tf.data.Dataset.from_tensors(batch).repeat()
 
@@ -168,7 +171,7 @@ def main(argv):
             "torch_ms_per_step_blocks": [1e3 * s / steps for s in torch_seconds],
             "torch_images_per_sec": cfg.batch_size / torch_step_s,
             "tf_over_torch": torch_step_s / tf_step_s})
-    result["provenance"] = report.provenance(precision=FLAGS.precision)
+    result["provenance"] = provenance.provenance(precision=FLAGS.precision)
     if FLAGS.json:
         print(json.dumps(result))
         return

@@ -1,13 +1,16 @@
-"""What one MNIST-study train step costs: its matmul FLOP count, and the machine's matmul peak.
+"""What one train step costs: its FLOP count (MNIST study and convolutional figures), and the
+machine's matmul peak.
 
     flops = step_cost.train_step_flops(config.preset("fig9"))   # 5.50e9 at batch 64
     peak = step_cost.measure_matmul_gflops("float32")             # GFLOP/s of this machine
     fraction_of_peak = flops / seconds_per_step / 1e9 / peak
+    hours = step_cost.conv_accelerator_hours(conv_config)         # an estimate, not a measurement
 
-Only the dense layers' matrix products (and the PT's Gram matrix) are counted: they are
-nearly all the arithmetic of these fully connected models. Batch norm, activations, losses and
-the Adam updates are memory-bound element-wise work, left out of the count (that is the usual
-convention for "fraction of peak", and why a step cannot reach 100 % of it).
+Only the dense layers' matrix products (and the PT's Gram matrix) are counted, or for the
+convolutional models the convolutions: they are nearly all the arithmetic. Batch norm,
+activations, losses and the Adam updates are memory-bound element-wise work, left out of the
+count (that is the usual convention for "fraction of peak", and why a step cannot reach 100 % of
+it). Counting needs no TensorFlow: the convolutional counts come from the layer specs.
 """
 
 from __future__ import annotations
@@ -15,7 +18,14 @@ from __future__ import annotations
 import math
 import time
 
+from ebgan_tf.configs.conv import (Architecture, ConvConfig, generator_input_sizes, hidden_width,
+                                   parse_spec)
 from ebgan_tf.configs.mlp import MLPConfig
+
+# Sustained training throughput assumed for the convolutional figures' accelerator-hour estimates
+# (no accelerator was measured): GAN convolutions at small spatial sizes typically reach a small
+# fraction of an accelerator's peak.
+ASSUMED_ACCELERATOR_TFLOPS = 10.0
 
 
 def dense_shapes(config: MLPConfig) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
@@ -141,3 +151,66 @@ def fraction_of_peak(flops_per_step: float, seconds_per_step: float, peak_gflops
     if not (seconds_per_step > 0 and peak_gflops > 0):
         return math.nan
     return flops_per_step / seconds_per_step / 1e9 / peak_gflops
+
+
+# --- the convolutional figures ---------------------------------------------------------------
+
+def conv_forward_flops(architecture: Architecture, network: str, width_divisor: int = 1,
+                       channels: int = 3) -> int:
+    """Forward FLOPs of one image through a network, from its layer specs alone (no model built):
+    `network` is "generator", "autoencoder" or "dcgan_discriminator". Agrees with
+    `ebgan_tf.networks.conv.conv_flops` of the built network (tests/test_conv_networks.py)."""
+    total = 0
+    if network == "generator":
+        sizes = generator_input_sizes(architecture.generator)
+        c_prev = 0
+        for i, (spec_text, size) in enumerate(zip(architecture.generator, sizes)):
+            spec = parse_spec(spec_text)
+            c_in = c_prev + (architecture.noise_planes[i] if i < len(architecture.noise_planes) else 0)
+            c_out = hidden_width(spec.filters, i == len(architecture.generator) - 1, width_divisor)
+            # A transposed conv costs per input pixel; the final stride-1 conv keeps the size.
+            total += 2 * size * size * c_in * spec.kernel ** 2 * c_out
+            c_prev = c_out
+        return total
+    if network == "autoencoder":
+        layers = [(s, False) for s in architecture.encoder] + [(s, True) for s in architecture.decoder]
+    elif network == "dcgan_discriminator":
+        layers = [(s, False) for s in architecture.dcgan_discriminator]
+    else:
+        raise ValueError(f"unknown network {network!r}")
+    size, c_in = architecture.image_size, channels
+    for i, (spec_text, transposed) in enumerate(layers):
+        spec = parse_spec(spec_text)
+        last = i == len(layers) - 1
+        c_out = hidden_width(spec.filters, last, width_divisor)
+        if transposed:
+            total += 2 * size * size * c_in * spec.kernel ** 2 * c_out
+            size *= spec.stride
+        else:
+            valid_logit = network == "dcgan_discriminator" and last
+            size = 1 if valid_logit else size // spec.stride
+            total += 2 * size * size * c_out * spec.kernel ** 2 * c_in
+        c_in = c_out
+    return total
+
+
+def conv_train_step_flops(config: ConvConfig) -> int:
+    """Convolution FLOPs of one `train_step` of a convolutional model (one D, then one G update).
+
+    With G and D the forward FLOPs of one image, a step costs, per image: G forward, and its
+    weight and input gradients (3 G); D forward, weight and input gradients on the real and on
+    the fake batch (D's update, 2 × 3 D); D forward and input gradients on the fake batch again
+    (G's update, 2 D): 3 G + 8 D. An upper bound by each network's first layer's input gradient,
+    which no update needs; the PT's Gram matrix (B² × code size) is left out as negligible.
+    """
+    arch = config.arch
+    g = conv_forward_flops(arch, "generator", config.width_divisor)
+    d = conv_forward_flops(arch, "autoencoder" if config.is_ebgan else "dcgan_discriminator",
+                           config.width_divisor)
+    return config.batch_size * (3 * g + 8 * d)
+
+
+def conv_accelerator_hours(config: ConvConfig,
+                           tflops: float = ASSUMED_ACCELERATOR_TFLOPS) -> float:
+    """Estimated accelerator-hours of a whole run at a sustained `tflops` (not a measurement)."""
+    return config.train_steps * conv_train_step_flops(config) / (tflops * 1e12) / 3600.0

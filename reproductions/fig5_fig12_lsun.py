@@ -1,23 +1,26 @@
 """Figures 5 and 12: DCGAN, EBGAN and EBGAN-PT on LSUN bedroom (whole images, 64×64), 7×7 grids.
 
-    python reproductions/fig5_fig12_lsun.py --scale=smoke          # seconds, synthetic data
-    python reproductions/fig5_fig12_lsun.py --data_dir=DIR         # cpu scale: needs the data (see README)
-    python reproductions/fig5_fig12_lsun.py --scale=paper --strategy=mirrored --mixed_precision
+    python reproductions/fig5_fig12_lsun.py --scale=smoke             # seconds, synthetic data
+    python reproductions/fig5_fig12_lsun.py --data_dir=DIR            # cpu scale: needs the data (README)
+    python reproductions/fig5_fig12_lsun.py --scale=paper --gpus_per_trial=4 \\
+        --strategy=mirrored --mixed_precision                       # paper scale, per model 4 GPUs
 
-Writes reports/fig5_fig12_lsun/index.html; kill it and rerun: it resumes from the last checkpoint.
+Writes reports/fig5_fig12_lsun/index.html; kill it and rerun:
+each model resumes at its last checkpoint.
 """
 
-from absl import flags
+from ebgan_tf import cli
+from ebgan_tf.experiments import conv_figures
 
-from ebgan_tf import cli, conv_training
-
-cli.define_common_flags("reports/fig5_fig12_lsun", margin=80.0)
-conv_training.define_flags()
+NAME = "fig5_fig12_lsun"
+cli.define_common_flags(f"reports/{NAME}", margin=conv_figures.FIGURES[NAME].margin)
+conv_figures.define_flags()
+FLAGS = cli.FLAGS
 
 
 def main(argv):
-    del argv
-    conv_training.main_from_flags("fig5_fig12_lsun", flags.FLAGS)
+    cli.reproduce(cli.preset(conv_figures.ConvFigures, NAME, FLAGS.scale, tuple(FLAGS.models),
+                             FLAGS.seed, FLAGS.margin, cli.precision(), FLAGS.train_steps))
 
 
 if __name__ == "__main__":

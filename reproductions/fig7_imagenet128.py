@@ -1,23 +1,26 @@
 """Figure 7: EBGAN-PT (beside DCGAN and EBGAN) on ImageNet-1k at 128×128, a 6×10 grid.
 
-    python reproductions/fig7_imagenet128.py --scale=smoke          # seconds, synthetic data
-    python reproductions/fig7_imagenet128.py --data_dir=DIR         # cpu scale: needs the data (see README)
-    python reproductions/fig7_imagenet128.py --scale=paper --strategy=mirrored --mixed_precision
+    python reproductions/fig7_imagenet128.py --scale=smoke             # seconds, synthetic data
+    python reproductions/fig7_imagenet128.py --data_dir=DIR            # cpu scale: needs the data (README)
+    python reproductions/fig7_imagenet128.py --scale=paper --gpus_per_trial=4 \\
+        --strategy=mirrored --mixed_precision                       # paper scale, per model 4 GPUs
 
-Writes reports/fig7_imagenet128/index.html; kill it and rerun: it resumes from the last checkpoint.
+Writes reports/fig7_imagenet128/index.html; kill it and rerun:
+each model resumes at its last checkpoint.
 """
 
-from absl import flags
+from ebgan_tf import cli
+from ebgan_tf.experiments import conv_figures
 
-from ebgan_tf import cli, conv_training
-
-cli.define_common_flags("reports/fig7_imagenet128", margin=40.0)
-conv_training.define_flags()
+NAME = "fig7_imagenet128"
+cli.define_common_flags(f"reports/{NAME}", margin=conv_figures.FIGURES[NAME].margin)
+conv_figures.define_flags()
+FLAGS = cli.FLAGS
 
 
 def main(argv):
-    del argv
-    conv_training.main_from_flags("fig7_imagenet128", flags.FLAGS)
+    cli.reproduce(cli.preset(conv_figures.ConvFigures, NAME, FLAGS.scale, tuple(FLAGS.models),
+                             FLAGS.seed, FLAGS.margin, cli.precision(), FLAGS.train_steps))
 
 
 if __name__ == "__main__":

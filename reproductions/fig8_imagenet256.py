@@ -1,23 +1,26 @@
-"""Figure 8: EBGAN-PT (beside DCGAN and EBGAN) on the ImageNet dog subset at 256×256, a 2×6 grid.
+"""Figure 8: EBGAN-PT (beside DCGAN and EBGAN) on the ImageNet dog subset at 256×256, 2×6.
 
-    python reproductions/fig8_imagenet256.py --scale=smoke          # seconds, synthetic data
-    python reproductions/fig8_imagenet256.py --data_dir=DIR         # cpu scale: needs the data (see README)
-    python reproductions/fig8_imagenet256.py --scale=paper --strategy=mirrored --mixed_precision
+    python reproductions/fig8_imagenet256.py --scale=smoke             # seconds, synthetic data
+    python reproductions/fig8_imagenet256.py --data_dir=DIR            # cpu scale: needs the data (README)
+    python reproductions/fig8_imagenet256.py --scale=paper --gpus_per_trial=4 \\
+        --strategy=mirrored --mixed_precision                       # paper scale, per model 4 GPUs
 
-Writes reports/fig8_imagenet256/index.html; kill it and rerun: it resumes from the last checkpoint.
+Writes reports/fig8_imagenet256/index.html; kill it and rerun:
+each model resumes at its last checkpoint.
 """
 
-from absl import flags
+from ebgan_tf import cli
+from ebgan_tf.experiments import conv_figures
 
-from ebgan_tf import cli, conv_training
-
-cli.define_common_flags("reports/fig8_imagenet256", margin=80.0)
-conv_training.define_flags()
+NAME = "fig8_imagenet256"
+cli.define_common_flags(f"reports/{NAME}", margin=conv_figures.FIGURES[NAME].margin)
+conv_figures.define_flags()
+FLAGS = cli.FLAGS
 
 
 def main(argv):
-    del argv
-    conv_training.main_from_flags("fig8_imagenet256", flags.FLAGS)
+    cli.reproduce(cli.preset(conv_figures.ConvFigures, NAME, FLAGS.scale, tuple(FLAGS.models),
+                             FLAGS.seed, FLAGS.margin, cli.precision(), FLAGS.train_steps))
 
 
 if __name__ == "__main__":

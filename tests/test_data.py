@@ -1,4 +1,4 @@
-"""MNIST loading from the real IDX files, from corrupted copies, from mocked TFDS; tf.data builders."""
+"""MNIST loading from the real IDX files, from corrupted copies, from mocked TFDS; the array stream."""
 
 import gzip
 import shutil
@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from ebgan_tf import data
+from ebgan_tf.data import mnist as data
+from ebgan_tf.data import streams
 
 # Published class counts of the MNIST training and test sets.
 TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
@@ -98,7 +99,7 @@ def test_auto_source_prefers_local(mnist_data_dir, tmp_path):
 
 
 def test_tfds_offline_fails_fast_and_clearly(tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "_tfds_reachable", lambda timeout=3.0: False)
+    monkeypatch.setattr(data, "reachable", lambda host, timeout=3.0: False)
     start = time.monotonic()
     with pytest.raises(data.DataError, match="cannot reach the internet.*--data_dir"):
         data.load_mnist_arrays("test", data_dir=tmp_path, data_source="tfds")
@@ -109,7 +110,7 @@ def test_tfds_path_with_mock_data(tmp_path, monkeypatch):
     import tensorflow_datasets as tfds
 
     # Pretend to be online; mock_data replaces the download and the records themselves.
-    monkeypatch.setattr(data, "_tfds_reachable", lambda timeout=3.0: True)
+    monkeypatch.setattr(data, "reachable", lambda host, timeout=3.0: True)
     with tfds.testing.mock_data(num_examples=12):
         images, labels = data.load_mnist_arrays("train", data_dir=tmp_path, data_source="tfds")
     assert images.shape == (12, 32, 32, 1) and images.dtype == np.float32
@@ -125,11 +126,11 @@ def test_synthetic_images_any_shape_in_range():
     assert not np.array_equal(images, data.synthetic_images(7, 64, 48, 3, seed=2))
 
 
-def test_image_dataset_is_seeded_and_carries_noise():
+def test_array_stream_is_seeded_and_carries_noise():
     images = data.synthetic_images(40, 8, 8, 1)
 
     def first_batches(seed):
-        ds = data.image_dataset(images, 8, seed=seed, noise_dim=5)
+        ds = streams.array_stream(images, 8, seed=seed, noise_dim=5)
         return [(x.numpy(), z.numpy()) for x, z in ds.take(6)]
 
     a, b, c = first_batches(3), first_batches(3), first_batches(4)
@@ -144,13 +145,13 @@ def test_image_dataset_is_seeded_and_carries_noise():
     assert len(np.unique(epoch.reshape(40, -1), axis=0)) == 40
 
 
-def test_image_dataset_without_noise_yields_images():
-    ds = data.image_dataset(data.synthetic_images(10, 4, 4, 1), 5, seed=0, repeat=False)
+def test_array_stream_without_noise_yields_images():
+    ds = streams.array_stream(data.synthetic_images(10, 4, 4, 1), 5, seed=0, repeat=False)
     batches = list(ds)
     assert len(batches) == 2 and isinstance(batches[0], tf.Tensor)
 
 
-def test_image_dataset_yields_the_batches_of_shuffling_the_images_themselves():
+def test_array_stream_yields_the_batches_of_shuffling_the_images_themselves():
     # The pipeline shuffles indices and gathers (fast start-up); its batches must be exactly those
     # of shuffling the images (the formulation the committed reference results were made with).
     images = data.synthetic_images(50, 4, 4, 1, seed=5)
@@ -164,11 +165,30 @@ def test_image_dataset_yields_the_batches_of_shuffling_the_images_themselves():
         tf.random.set_seed(1)
         expected = [x.numpy() for x in reference(seed).take(14)]  # > 2 epochs: reshuffles too
         tf.random.set_seed(1)
-        got = [x.numpy() for x, _ in data.image_dataset(images, 8, seed=seed, noise_dim=3).take(14)]
+        got = [x.numpy() for x, _ in streams.array_stream(images, 8, seed=seed, noise_dim=3).take(14)]
         assert len(got) == 14
         for e, g in zip(expected, got):
             np.testing.assert_array_equal(e, g)
     tf.random.set_seed(1)
-    unshuffled = list(data.image_dataset(tf.constant(images), 25, seed=0, shuffle=False,
+    unshuffled = list(streams.array_stream(tf.constant(images), 25, seed=0, shuffle=False,
                                          repeat=False))
     np.testing.assert_array_equal(np.concatenate([b.numpy() for b in unshuffled]), images)
+
+
+def test_array_stream_started_at_a_batch_continues_the_stream_exactly():
+    # A run resumed at step k must see the batches and noise an uninterrupted run sees from k on.
+    images = data.synthetic_images(24, 4, 4, 1, seed=2)
+    whole = [(x.numpy(), z.numpy()) for x, z in streams.array_stream(images, 5, seed=3,
+                                                                      noise_dim=2).take(12)]
+    resumed = [(x.numpy(), z.numpy()) for x, z in streams.array_stream(
+        images, 5, seed=3, noise_dim=2, start_batch=7).take(5)]
+    for (xa, za), (xb, zb) in zip(whole[7:], resumed):
+        np.testing.assert_array_equal(xa, xb)
+        np.testing.assert_array_equal(za, zb)
+
+
+def test_batch_noise_depends_on_seed_and_batch_index_only():
+    a = streams.batch_noise(tf.constant(4, tf.int64), 3, 2, seed=9).numpy()
+    np.testing.assert_array_equal(a, streams.batch_noise(tf.constant(4, tf.int64), 3, 2, 9).numpy())
+    assert not np.array_equal(a, streams.batch_noise(tf.constant(5, tf.int64), 3, 2, 9).numpy())
+    assert not np.array_equal(a, streams.batch_noise(tf.constant(4, tf.int64), 3, 2, 8).numpy())

@@ -29,7 +29,7 @@ def _one_step_variables(kind, strategy, images, noise):
 
 
 def _config(kind):
-    from ebgan_tf import config
+    from ebgan_tf.configs import mlp as config
     # SGD, because Adam's first step is lr * sign(g): float round-off in near-zero gradients
     # flips whole steps, which would hide the aggregation this test is about.
     return config.MLPConfig(kind=kind, n_layer_g=3, size_g=64, n_layer_d=3, size_d=32,
@@ -41,7 +41,7 @@ def _main():
     distribute.configure_logical_cpus(2)
     import numpy as np
     import tensorflow as tf
-    from ebgan_tf import data
+    from ebgan_tf.data import mnist as data
 
     images = data.synthetic_images(16, seed=1)
     noise = np.random.default_rng(2).normal(size=(16, 100)).astype(np.float32)

@@ -1,5 +1,6 @@
-"""The MNIST grid: trial table per scale, the idempotent trial, failures, generator keeping, the
-figures' numbers. The end-to-end runs (Ray, SIGKILL and resume, browser) are in test_grid_e2e.py."""
+"""The MNIST grid: trial table per scale, the idempotent trial, failures, the figures' numbers.
+The end-to-end runs (Ray, SIGKILL and resume, browser) are in test_grid_e2e.py; the engine's own
+logic (store, keeper, progress) with a fake experiment in test_engine.py."""
 
 import json
 import math
@@ -7,18 +8,29 @@ import math
 import numpy as np
 import pytest
 
-from ebgan_tf import config, grid, grid_report
+from ebgan_tf.configs import mlp as config
+from ebgan_tf.errors import DataError, UsageError
+from ebgan_tf.experiments import grid_figures as grid_report
+from ebgan_tf.experiments import mnist_grid as grid
+from ebgan_tf.experiments import mnist_trials
+from ebgan_tf.runs import engine
+from ebgan_tf.runs.execute import Runtime, run_one
+from ebgan_tf.runs.store import RunStore
 
 
 def _runtime(data_dir, **settings):
     # Op determinism is a process-wide switch; the subprocess tests of test_grid_e2e.py cover it.
-    return grid.TrialRuntime(data_dir=str(data_dir), deterministic=False, **settings)
+    return Runtime(data_dir=str(data_dir), deterministic=False, **settings)
 
 
 def _tiny_trial(**overrides):
     cfg = config.MLPConfig(kind="ebgan", n_layer_g=2, n_layer_d=2, size_g=64, size_d=32,
                            train_steps=20, **overrides)
-    return grid.Trial(cfg, num_eval_samples=64, log_every=10)
+    return mnist_trials.Trial(cfg, num_eval_samples=64, log_every=10)
+
+
+def _run_trial(trial, output_dir, runtime):
+    return run_one(mnist_trials.TrialSet((trial,)), trial, RunStore(output_dir), runtime)
 
 
 # --- trial table -----------------------------------------------------------------------------
@@ -56,25 +68,25 @@ def test_smoke_scale_has_both_kinds_and_is_tiny():
 def test_trial_ids_are_stable_and_change_with_anything_that_changes_numbers():
     a = grid.grid_trials("cpu", seed=0)[0]
     assert a.trial_id == grid.grid_trials("cpu", seed=0)[0].trial_id
-    assert a.trial_id == grid.Trial.from_dict(json.loads(json.dumps(a.to_dict()))).trial_id
+    assert a.trial_id == mnist_trials.Trial.from_dict(json.loads(json.dumps(a.to_dict()))).trial_id
     assert a.trial_id.startswith("ebgan-g2x400-d2x128-drop-adam-adam-lr0.001-s0-")
     others = [grid.grid_trials("cpu", seed=1)[0], grid.grid_trials("cpu", margin=4.0)[0],
               grid.grid_trials("cpu", precision="mixed")[0],
               grid.grid_trials("cpu", energy_reduction="mse")[0],
-              grid.Trial(a.config, num_eval_samples=999, log_every=a.log_every)]
+              mnist_trials.Trial(a.config, num_eval_samples=999, log_every=a.log_every)]
     assert len({a.trial_id, *(t.trial_id for t in others)}) == 1 + len(others)
 
 
 def test_bad_trial_settings_are_errors():
     with pytest.raises(ValueError, match="multiple of log_every"):
-        grid.Trial(_tiny_trial().config, log_every=7)
+        mnist_trials.Trial(_tiny_trial().config, log_every=7)
     with pytest.raises(ValueError, match="scale"):
         grid.grid_trials("huge")
-    with pytest.raises(ValueError, match="save_generators"):
-        grid.TrialRuntime(save_generators="some")
-    with pytest.raises(grid.GridError, match="nodeterministic"):
-        grid.TrialRuntime(jit_compile=True)  # XLA would silently be off under determinism.
-    assert grid.TrialRuntime(jit_compile=True, deterministic=False).jit_compile
+    with pytest.raises(UsageError, match="save_generators"):
+        Runtime(save_generators="some")
+    with pytest.raises(UsageError, match="nodeterministic"):
+        Runtime(jit_compile=True)  # XLA would silently be off under determinism.
+    assert Runtime(jit_compile=True, deterministic=False).jit_compile
 
 
 # --- one trial -------------------------------------------------------------------------------
@@ -82,13 +94,15 @@ def test_bad_trial_settings_are_errors():
 def test_trial_writes_its_folder_result_last_and_never_reruns(mnist_data_dir, tmp_path):
     runtime = _runtime(mnist_data_dir, save_generators="all")
     trial = _tiny_trial()
-    result = grid.run_trial(trial, tmp_path, runtime)
-    folder = grid.trial_dir(tmp_path, trial)
+    result = _run_trial(trial, tmp_path, runtime)
+    folder = RunStore(tmp_path).run_dir(trial.trial_id)
     assert result["status"] == "ok", result["reason"]
     assert {p.name for p in folder.iterdir()} == {
-        "config.json", "metrics.csv", "samples.png", "samples.npy", "generator.keras", "result.json"}
-    samples = np.load(folder / grid.SAMPLES_ARRAY_FILE)
-    assert samples.shape == (grid.SAMPLE_ROWS * grid.SAMPLE_COLS, 32, 32, 1)
+        "config.json", "metrics.csv", "samples.png", "samples.npy", "generator.keras",
+        "tensorboard", "result.json"}
+    assert json.loads((folder / "config.json").read_text()) == trial.to_dict()
+    samples = np.load(folder / mnist_trials.SAMPLES_ARRAY_FILE)
+    assert samples.shape == (mnist_trials.SAMPLE_ROWS * mnist_trials.SAMPLE_COLS, 32, 32, 1)
     assert sum(result["class_counts"]) == trial.num_eval_samples
     assert json.loads((folder / "result.json").read_text()) == json.loads(json.dumps(result))
     assert 0.0 <= result["log_is"] <= math.log(10) and result["i_prime"] >= 0
@@ -98,7 +112,7 @@ def test_trial_writes_its_folder_result_last_and_never_reruns(mnist_data_dir, tm
     assert log[0].startswith("step,elapsed_s") and len(log) == 3  # Header + one row per 10 steps.
     # Finished: a second call returns the record without touching the folder.
     stamp = (folder / "metrics.csv").stat().st_mtime_ns
-    assert grid.run_trial(trial, tmp_path, runtime) == result
+    assert _run_trial(trial, tmp_path, runtime) == result
     assert (folder / "metrics.csv").stat().st_mtime_ns == stamp
 
 
@@ -109,10 +123,10 @@ def test_steps_per_execution_changes_no_number(mnist_data_dir, tmp_path):
     rows = {}
     for steps_per_execution in (0, 1):
         out = tmp_path / str(steps_per_execution)
-        result = grid.run_trial(trial, out, _runtime(mnist_data_dir,
+        result = _run_trial(trial, out, _runtime(mnist_data_dir,
                                                      steps_per_execution=steps_per_execution))
         assert result["status"] == "ok", result["reason"]
-        log = (grid.trial_dir(out, trial) / "metrics.csv").read_text().splitlines()
+        log = (RunStore(out).run_dir(trial.trial_id) / "metrics.csv").read_text().splitlines()
         rows[steps_per_execution] = ([line.split(",")[2:] for line in log[1:]],  # not elapsed_s
                                      [result[k] for k in ("log_is", "i_prime", "frechet_distance")])
     assert rows[0] == rows[1]
@@ -120,11 +134,11 @@ def test_steps_per_execution_changes_no_number(mnist_data_dir, tmp_path):
 
 def test_a_killed_trial_is_redone_from_scratch(mnist_data_dir, tmp_path):
     trial = _tiny_trial()
-    folder = grid.trial_dir(tmp_path, trial)
+    folder = RunStore(tmp_path).run_dir(trial.trial_id)
     folder.mkdir(parents=True)
     (folder / "metrics.csv").write_text("half-written\n")
     (folder / "leftover.tmp").write_text("x")
-    result = grid.run_trial(trial, tmp_path, _runtime(mnist_data_dir))
+    result = _run_trial(trial, tmp_path, _runtime(mnist_data_dir))
     assert result["status"] == "ok"
     assert not (folder / "leftover.tmp").exists()
     assert (folder / "metrics.csv").read_text().startswith("step,")
@@ -135,9 +149,10 @@ def test_divergence_and_failure_are_recorded_and_do_not_stop_the_grid(mnist_data
     # Plain SGD at lr 1e6 on the auto-encoder energy overflows within a few steps.
     diverging = _tiny_trial(optim_d="sgd", optim_g="sgd", lr=1e6, batch_norm=False)
     failing = _tiny_trial(image_size=30)  # No 30x30 MNIST: an error inside the trial.
-    frame = grid.run_grid([good, diverging, failing], tmp_path,
-                          _runtime(mnist_data_dir), executor="inline",
-                          print_fn=lambda line: None)
+    experiment = mnist_trials.TrialSet((good, diverging, failing))
+    engine.run_all(experiment, tmp_path, _runtime(mnist_data_dir, save_generators="none"),
+                   engine.Execution(executor="inline"), print_fn=lambda line: None)
+    frame = engine.write_results(experiment, tmp_path)
     assert frame["status"].tolist() == ["ok", "diverged", "failed"]
     assert "non-finite" in frame["reason"][1] or "NaN" in frame["reason"][1]
     assert frame["reason"][2].startswith("ValueError") and "30" in frame["reason"][2]
@@ -149,47 +164,9 @@ def test_divergence_and_failure_are_recorded_and_do_not_stop_the_grid(mnist_data
         assert column in header
 
 
-def test_run_grid_rejects_duplicates(tmp_path):
-    trial = _tiny_trial()
-    with pytest.raises(ValueError, match="duplicates"):
-        grid.run_grid([trial, trial], tmp_path, executor="inline")
-
-
 def test_missing_data_stops_before_any_trial(tmp_path):
-    from ebgan_tf import data
-
-    with pytest.raises(data.DataError, match="no MNIST folder"):
-        grid.check_data(grid.TrialRuntime(data_dir=str(tmp_path), data_source="local"))
-
-
-# --- generator keeping -----------------------------------------------------------------------
-
-def _fake_finished(tmp_path, trial_id, kind, score, status="ok"):
-    folder = tmp_path / "trials" / trial_id
-    folder.mkdir(parents=True)
-    (folder / grid.GENERATOR_FILE).write_bytes(b"weights")
-    return {"trial_id": trial_id, "kind": kind, "status": status, grid.RANK_SCORE: score}
-
-
-def test_keeper_keeps_only_the_best_generator_of_each_kind(tmp_path):
-    keeper = grid._GeneratorKeeper(tmp_path, [], "best")
-    results = [_fake_finished(tmp_path, "e1", "ebgan", 1.0), _fake_finished(tmp_path, "g1", "gan", 0.2),
-               _fake_finished(tmp_path, "e2", "ebgan", 1.5), _fake_finished(tmp_path, "e3", "ebgan", 1.2),
-               _fake_finished(tmp_path, "e0", "ebgan", 1.5),  # Ties e2: the smaller id wins.
-               _fake_finished(tmp_path, "g2", "gan", float("nan"), status="diverged")]
-    for result in results:
-        keeper.trial_finished(result)
-    kept = sorted(p.parent.name for p in tmp_path.glob(f"trials/*/{grid.GENERATOR_FILE}"))
-    assert kept == ["e0", "g1"]
-
-
-def test_keeper_modes_all_and_none_delete_nothing(tmp_path):
-    for mode in ("all", "none"):
-        keeper = grid._GeneratorKeeper(tmp_path, [], mode)
-        result = _fake_finished(tmp_path, f"x-{mode}", "ebgan", 0.1)
-        keeper.trial_finished(result)
-        keeper.finalise()
-        assert (tmp_path / "trials" / f"x-{mode}" / grid.GENERATOR_FILE).exists()
+    with pytest.raises(DataError, match="no MNIST folder"):
+        grid.GridExperiment().check_data(Runtime(data_dir=str(tmp_path), data_source="local"))
 
 
 # --- the figures' numbers --------------------------------------------------------------------
@@ -219,7 +196,7 @@ def test_histogram_scores_count_diverged_as_zero_and_drop_failed():
 
     frame = pd.DataFrame({
         "kind": ["gan"] * 4, "status": ["ok", "diverged", "failed", "ok"],
-        grid.RANK_SCORE: [1.0, np.nan, np.nan, 0.5], "nLayerG": [2, 2, 2, 5], "nLayerD": [2] * 4,
+        mnist_trials.RANK_SCORE: [1.0, np.nan, np.nan, 0.5], "nLayerG": [2, 2, 2, 5], "nLayerD": [2] * 4,
         "lr": [1e-3] * 4, "optimD": ["adam"] * 4, "optimG": ["adam"] * 4})
     np.testing.assert_array_equal(grid_report.histogram_scores(frame, "gan"), [1.0, 0.0, 0.5])
     np.testing.assert_array_equal(grid_report.histogram_scores(frame, "gan", max_layers=4), [1.0, 0.0])

@@ -19,6 +19,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+import report_checks
+
 REPRODUCTIONS = Path(__file__).resolve().parents[1] / "reproductions"
 SMOKE_TRIALS = 8
 # Columns that describe where and how fast a trial ran, not what it computed.
@@ -120,6 +122,24 @@ def test_report_has_the_figures_tables_and_provenance(uninterrupted):
     assert page.count("data:image/png;base64,") == 3
     for png in ("fig2.png", "fig3.png", "fig4.png"):
         assert (uninterrupted / png).stat().st_size > 10_000
+
+
+def test_report_settings_table_states_what_the_trials_used(uninterrupted):
+    config = json.loads(next(uninterrupted.glob("trials/*/config.json")).read_text())["config"]
+    report_checks.assert_settings_match(uninterrupted / "index.html", config)
+    assert {"adam_beta1", "batch_size", "noise_dim", "dropout_rate", "sgd_momentum"} <= set(
+        report_checks.settings_table(uninterrupted / "index.html"))
+
+
+def test_tensorboard_holds_each_trials_hparams_and_scores(uninterrupted):
+    import tensorflow as tf
+
+    result = json.loads(next(uninterrupted.glob("trials/*/result.json")).read_text())
+    tags = set()
+    for events in (uninterrupted / "trials" / result["trial_id"] / "tensorboard").glob("events.*"):
+        for event in tf.compat.v1.train.summary_iterator(str(events)):
+            tags.update(value.tag for value in event.summary.value)
+    assert {"_hparams_/session_start_info", "log_is", "frechet_distance", "d_loss"} <= tags
 
 
 # --- the report in a browser -----------------------------------------------------------------

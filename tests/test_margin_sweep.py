@@ -7,11 +7,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from ebgan_tf import config, grid, margin_sweep
+import report_checks
+
+from ebgan_tf.experiments import margin_sweep
+from ebgan_tf.experiments import mnist_trials as grid
 
 SCRIPT = Path(__file__).resolve().parents[1] / "reproductions" / "fig9_margin_sweep.py"
 
@@ -128,13 +133,19 @@ def test_smoke_sweep_report_shows_the_three_reductions(smoke_sweep):
         assert (output_dir / png).stat().st_size > 1000
 
 
+def test_report_settings_table_states_what_the_trials_used(smoke_sweep):
+    output_dir, _ = smoke_sweep
+    config = json.loads(next(output_dir.glob("trials/*/config.json")).read_text())["config"]
+    report_checks.assert_settings_match(output_dir / "index.html", config)
+
+
 def test_rerun_trains_nothing_and_keeps_the_results(smoke_sweep, mnist_data_dir):
     output_dir, _ = smoke_sweep
     before = (output_dir / "results.csv").read_text()
     out = _run("--scale=smoke", "--energy_reduction=mse", "--executor=inline",
                f"--data_dir={mnist_data_dir}", f"--output_dir={output_dir}")
     assert out.returncode == 0, out.stderr[-3000:]
-    assert "3 trials: 3 finished, 0 to run." in out.stdout
+    assert "3 runs: 3 finished, 0 to run." in out.stdout
     # Rows of the other reductions stay in results.csv and the report.
     assert (output_dir / "results.csv").read_text() == before
 

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from ebgan_tf import data
+from ebgan_tf.data import mnist as data
 from ebgan_tf import metrics
 from ebgan_tf.metrics import scores
 

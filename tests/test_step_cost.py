@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from ebgan_tf import config, step_cost
+from ebgan_tf import step_cost
+from ebgan_tf.configs import mlp as config
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -1,5 +1,6 @@
-"""The convolutional figures' models (paper §4.3, §4.4): architectures in the paper's notation, and
-`ConvConfig`, one DCGAN / EBGAN / EBGAN-PT model and how it is trained.
+"""The convolutional figures' models (paper §4.3, §4.4): architectures in the paper's notation,
+`ConvConfig`, one DCGAN / EBGAN / EBGAN-PT model and how it is trained, and `Preprocessing`, how
+an image file becomes a training image.
 
 "(64)4c2s" means a convolution with 64 output maps, a 4×4 kernel and stride 2; "(1024)4c" has
 stride 1. The architectures are data here (no TensorFlow needed to read them);
@@ -100,6 +101,42 @@ def generator_input_sizes(generator_specs) -> list[int]:
     return sizes
 
 
+def hidden_width(filters: int, is_output: bool, width_divisor: int) -> int:
+    """A layer's output maps: smoke runs shrink every hidden width; an output keeps its count
+    (the image's channels, or one logit)."""
+    return filters if is_output else max(1, filters // width_divisor)
+
+
+@dataclasses.dataclass(frozen=True)
+class Preprocessing:
+    """How a decoded uint8 image becomes a float32 [S, S, 3] training image in [-1, 1]
+    (`ebgan_tf.data.images.preprocess`).
+
+    crop_size: None takes the largest central square; an int takes a central crop of that size
+      (clipped to the image), e.g. 108 for aligned CelebA faces.
+    load_size: None resizes the crop to `image_size`; an int resizes it to `load_size` and then
+      takes a random `image_size` crop (LSUN augmented patches: 96 -> 64).
+    """
+
+    image_size: int = 64
+    crop_size: int | None = None
+    load_size: int | None = None
+
+    def __post_init__(self):
+        if self.load_size is not None and self.load_size < self.image_size:
+            raise ValueError(f"load_size {self.load_size} is smaller than image_size {self.image_size}")
+
+    def describe(self) -> str:
+        crop = f"central {self.crop_size}×{self.crop_size} crop" if self.crop_size else \
+            "largest central square"
+        if self.load_size:
+            return (f"{crop}, resized to {self.load_size}×{self.load_size}, then a random "
+                    f"{self.image_size}×{self.image_size} crop per example")
+        return f"{crop}, resized to {self.image_size}×{self.image_size}"
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
 
 @dataclasses.dataclass(frozen=True)
 class ConvConfig(AdversarialConfig):
@@ -112,9 +149,14 @@ class ConvConfig(AdversarialConfig):
                                 "Appendix C as recalled")
     margin: float = setting(80.0, "recalled", "80 LSUN, 20 CelebA, 40 ImageNet-128, 80 -256 "
                             "(Appendix C as recalled, not verified)")
+    optim_d: str = setting("adam", "choice", "DCGAN's Adam for every model: the paper gives no "
+                           "optimiser for the convolutional experiments")
+    optim_g: str = setting("adam", "choice", "DCGAN's Adam for every model: the paper gives no "
+                           "optimiser for the convolutional experiments")
     lr: float = setting(2e-4, "choice", "DCGAN's Adam settings for every model: the paper gives "
                         "none for the convolutional experiments")
-    batch_size: int = setting(64, "choice", "DCGAN's batch size; the global batch")
+    batch_size: int = setting(64, "choice", "the global batch; the paper gives none: DCGAN's 64, "
+                              "smaller at cpu scale for 128 and 256 pixel images (time, memory)")
     train_steps: int = setting(1000, "run", "one step is one D update and one G update")
     width_divisor: int = setting(1, "run", "divides every hidden width; > 1 only for smoke runs")
     init_stddev: float = setting(0.02, "choice", "weights ~ N(0, 0.02) (DCGAN guidance)")

@@ -11,7 +11,8 @@ Sources (`--data_source`):
          ImageNet needs TFDS's manual download.
   auto   local when `<data_dir>/<name>/` exists, else TFDS.
 
-Preprocessing (`Preprocessing`; the paper gives only the sizes, so the rest follows DCGAN practice):
+Preprocessing (`ebgan_tf.configs.conv.Preprocessing`; the paper gives only the sizes, so the rest
+follows DCGAN practice):
   LSUN whole images   the largest central square, resized to 64×64.
   LSUN patches        the central square resized to 96×96, then a random 64×64 crop of it per
                       example, drawn anew each time (paper Appendix F: "patches of size 64×64
@@ -36,6 +37,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from ebgan_tf.configs.conv import Preprocessing  # noqa: F401  (a setting; re-exported here)
 from ebgan_tf.data import DATA_DIR_ENV, DATA_SOURCES, reachable, resolve_data_dir
 from ebgan_tf.data.mnist import synthetic_images
 from ebgan_tf.data.streams import with_noise
@@ -64,33 +66,6 @@ SOURCES = {
                                  "imagenet2012", classes="imagenet_dogs"),
     "synthetic": ImageSource("synthetic", "synthetic blobs (smoke tests)", None),
 }
-
-
-@dataclasses.dataclass(frozen=True)
-class Preprocessing:
-    """How a decoded uint8 image becomes a float32 [S, S, 3] training image in [-1, 1].
-
-    crop_size: None takes the largest central square; an int takes a central crop of that size
-      (clipped to the image), e.g. 108 for aligned CelebA faces.
-    load_size: None resizes the crop to `image_size`; an int resizes it to `load_size` and then
-      takes a random `image_size` crop (LSUN augmented patches: 96 -> 64).
-    """
-
-    image_size: int = 64
-    crop_size: int | None = None
-    load_size: int | None = None
-
-    def __post_init__(self):
-        if self.load_size is not None and self.load_size < self.image_size:
-            raise ValueError(f"load_size {self.load_size} is smaller than image_size {self.image_size}")
-
-    def describe(self) -> str:
-        crop = f"central {self.crop_size}×{self.crop_size} crop" if self.crop_size else \
-            "largest central square"
-        if self.load_size:
-            return (f"{crop}, resized to {self.load_size}×{self.load_size}, then a random "
-                    f"{self.image_size}×{self.image_size} crop per example")
-        return f"{crop}, resized to {self.image_size}×{self.image_size}"
 
 
 def preprocess(image, preprocessing: Preprocessing, seed):
@@ -216,8 +191,8 @@ def choose_source(source: ImageSource, data_source: str, data_dir: Path | None) 
 
 
 def image_stream(source_name: str, preprocessing: Preprocessing, batch_size: int, seed: int,
-                  noise_dim: int, data_dir=None, data_source: str = "auto", start_batch: int = 0,
-                  shuffle_buffer: int = 100_000, num_synthetic: int = 512) -> tf.data.Dataset:
+                 noise_dim: int, data_dir=None, data_source: str = "auto", start_batch: int = 0,
+                 shuffle_buffer: int = 100_000, num_synthetic: int = 512) -> tf.data.Dataset:
     """An endless stream of `(images [B, S, S, 3] float32 in [-1, 1], noise [B, noise_dim])`.
 
     Args:
@@ -239,10 +214,8 @@ def image_stream(source_name: str, preprocessing: Preprocessing, batch_size: int
     source = SOURCES[source_name]
     folder = resolve_data_dir(data_dir)
     if source.tfds_name is None:
-        images = synthetic_images(num_synthetic, preprocessing.load_size or
-                                             preprocessing.image_size,
-                                             preprocessing.load_size or preprocessing.image_size,
-                                             3, seed=seed)
+        side = preprocessing.load_size or preprocessing.image_size
+        images = synthetic_images(num_synthetic, side, side, 3, seed=seed)
         encoded = tf.data.Dataset.from_tensor_slices(
             np.round((images + 1.0) * 127.5).astype(np.uint8))
         decode_fn, buffer = (lambda x: x), num_synthetic

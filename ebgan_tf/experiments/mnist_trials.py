@@ -195,3 +195,17 @@ class MnistTrials(Experiment):
         cfg = spec.config
         return {"kind": cfg.kind, **cfg.paper_settings(), "margin": cfg.margin, "seed": cfg.seed,
                 "steps": cfg.train_steps}
+
+
+@dataclasses.dataclass(frozen=True)
+class TrialSet(MnistTrials):
+    """A given list of MNIST trials, reported only as results.csv (the score regression, tests)."""
+
+    trials: tuple[Trial, ...] = ()
+    name = "trials"
+
+    def specs(self) -> list[Trial]:
+        return list(self.trials)
+
+    def report_pages(self, frame, context) -> list:
+        return []

@@ -174,7 +174,7 @@ def load_mnist_classifier_model(path: str | os.PathLike = CLASSIFIER_PATH) -> ke
     if not path.is_file():
         raise FileNotFoundError(
             f"MNIST score classifier {path} is missing; retrain it with "
-            f"`python -m ebgan_tf.metrics.train_classifier --output {path}`.")
+            f"`python -m ebgan_tf.tools.train_classifier --output {path}`.")
     return keras.saving.load_model(path, compile=False)
 
 

@@ -34,17 +34,11 @@ from __future__ import annotations
 
 import keras
 
-from ebgan_tf.configs.conv import (ARCHITECTURES, DECODER_64, ENCODER_64, GENERATOR_64,
-                                   NOISE_PLANES_64, Architecture, generator_input_sizes,
-                                   noise_dim, parse_spec)
+from ebgan_tf.configs.conv import (DECODER_64, ENCODER_64, GENERATOR_64, NOISE_PLANES_64,
+                                   generator_input_sizes, hidden_width, noise_dim, parse_spec)
 
 _BN_MOMENTUM = 0.9  # Torch7's running-average rate 0.1, as in ebgan_tf.networks.
 _BN_EPSILON = 1e-5
-
-
-def _width(filters: int, is_output: bool, width_divisor: int) -> int:
-    # Smoke runs shrink every hidden width; the output's channel count is the image's.
-    return filters if is_output else max(1, filters // width_divisor)
 
 
 def _init(stddev):
@@ -80,7 +74,7 @@ def build_conv_generator(specs=GENERATOR_64, noise_planes=NOISE_PLANES_64, width
             start, stop = offsets[i], offsets[i + 1]
             part = keras.layers.Reshape((size, size, planes), name=f"g_noise_{i}")(noise[:, start:stop])
             x = part if x is None else keras.layers.Concatenate(name=f"g_concat_noise_{i}")([x, part])
-        filters = _width(spec.filters, is_output, width_divisor)
+        filters = hidden_width(spec.filters, is_output, width_divisor)
         dtype = "float32" if is_output else None
         if i == 0:
             layer = keras.layers.Conv2DTranspose(filters, spec.kernel, strides=1, padding="valid",
@@ -110,7 +104,7 @@ def _encoder(x, specs, width_divisor, init_stddev, leaky_slope, sync_batch_norm,
         spec = parse_spec(spec_text)
         is_logit = output_logit and i == len(specs) - 1
         x = keras.layers.Conv2D(
-            spec.filters if is_logit else _width(spec.filters, False, width_divisor),
+            spec.filters if is_logit else hidden_width(spec.filters, False, width_divisor),
             spec.kernel, strides=spec.stride, padding="valid" if is_logit else "same",
             kernel_initializer=_init(init_stddev), dtype="float32" if is_logit else None,
             name=f"{prefix}_conv_{i}")(x)
@@ -136,7 +130,7 @@ def build_conv_autoencoder(encoder=ENCODER_64, decoder=DECODER_64, image_size: i
         spec = parse_spec(spec_text)
         is_output = i == len(decoder) - 1
         x = keras.layers.Conv2DTranspose(
-            _width(spec.filters, is_output, width_divisor), spec.kernel, strides=spec.stride,
+            hidden_width(spec.filters, is_output, width_divisor), spec.kernel, strides=spec.stride,
             padding="same", kernel_initializer=_init(init_stddev),
             dtype="float32" if is_output else None, name=f"dec_conv_{i}")(x)
         if is_output:
@@ -162,46 +156,10 @@ def build_dcgan_discriminator(specs, image_size: int = 64, channels: int = 3,
     return keras.Model(images, logits, name=name)
 
 
-def spec_flops(architecture: Architecture, network: str, width_divisor: int = 1,
-               channels: int = 3) -> int:
-    """Forward FLOPs of one image through a network, from its layer specs alone (no model built):
-    network is "generator", "autoencoder" or "dcgan_discriminator". Agrees with `conv_flops`."""
-    total = 0
-    if network == "generator":
-        sizes = generator_input_sizes(architecture.generator)
-        c_prev = 0
-        for i, (spec_text, size) in enumerate(zip(architecture.generator, sizes)):
-            spec = parse_spec(spec_text)
-            c_in = c_prev + (architecture.noise_planes[i] if i < len(architecture.noise_planes) else 0)
-            c_out = _width(spec.filters, i == len(architecture.generator) - 1, width_divisor)
-            # A transposed conv costs per input pixel; the final stride-1 conv keeps the size.
-            total += 2 * size * size * c_in * spec.kernel ** 2 * c_out
-            c_prev = c_out
-        return total
-    if network == "autoencoder":
-        layers = [(s, False) for s in architecture.encoder] + [(s, True) for s in architecture.decoder]
-    elif network == "dcgan_discriminator":
-        layers = [(s, False) for s in architecture.dcgan_discriminator]
-    else:
-        raise ValueError(f"unknown network {network!r}")
-    size, c_in = architecture.image_size, channels
-    for i, (spec_text, transposed) in enumerate(layers):
-        spec = parse_spec(spec_text)
-        last = i == len(layers) - 1
-        c_out = spec.filters if last else _width(spec.filters, False, width_divisor)
-        if transposed:
-            total += 2 * size * size * c_in * spec.kernel ** 2 * c_out
-            size *= spec.stride
-        else:
-            valid_logit = network == "dcgan_discriminator" and last
-            size = 1 if valid_logit else size // spec.stride
-            total += 2 * size * size * c_out * spec.kernel ** 2 * c_in
-        c_in = c_out
-    return total
-
-
 def conv_flops(model: keras.Model) -> int:
-    """Multiply-adds ×2 of one forward pass on one image, over the conv layers (the bulk)."""
+    """Multiply-adds ×2 of one forward pass on one image, over the conv layers (the bulk), read
+    off a built model: the check of `ebgan_tf.step_cost.conv_forward_flops`, which counts from the
+    layer specs alone."""
     total = 0
     for layer in model.layers:
         if isinstance(layer, keras.layers.Conv2DTranspose):

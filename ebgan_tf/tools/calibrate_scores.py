@@ -1,6 +1,6 @@
 """Calibrates the two candidate MNIST scores on sample sets of known quality (docs/mnist_score.md).
 
-    python -m ebgan_tf.metrics.calibrate_scores --data_dir ../shared/data
+    python -m ebgan_tf.tools.calibrate_scores --data_dir ../shared/data
 
 Prints two Markdown tables. The first: for each set, log IS, IS, I′ (at two clip levels), the
 Fréchet distance to the test set, and the classifier's mean top-class probability. The second: both
@@ -19,7 +19,8 @@ import sys
 import keras
 import numpy as np
 
-from ebgan_tf import data
+from ebgan_tf.data import DATA_DIR_ENV
+from ebgan_tf.data import mnist as data
 from ebgan_tf import metrics
 from ebgan_tf.metrics import mnist_classifier
 from ebgan_tf.metrics import scores
@@ -161,7 +162,7 @@ def temperature_table(rows: list[dict]) -> str:
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data_dir", default=None,
-                        help=f"folder holding mnist/*-ubyte.gz (default ${data.DATA_DIR_ENV})")
+                        help=f"folder holding mnist/*-ubyte.gz (default ${DATA_DIR_ENV})")
     parser.add_argument("--num_samples", type=int, default=DEFAULT_NUM_SAMPLES)
     args = parser.parse_args(argv)
     print(markdown_table(calibrate(args.data_dir, args.num_samples)))

@@ -1,6 +1,6 @@
 """Trains the MNIST score classifier and writes its weights with a provenance JSON.
 
-    python -m ebgan_tf.metrics.train_classifier --data_dir ../shared/data \
+    python -m ebgan_tf.tools.train_classifier --data_dir ../shared/data \
         --output ebgan_tf/metrics/mnist_classifier.keras
 
 Trains `mnist_classifier.build_mnist_classifier()` on the whole MNIST training set (60,000 images;
@@ -30,7 +30,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ebgan_tf import data
+from ebgan_tf.data import DATA_DIR_ENV
+from ebgan_tf.data import mnist as data
 from ebgan_tf.metrics import mnist_classifier
 
 DEFAULT_SEED = 0
@@ -130,7 +131,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     # this module and define their own --data_dir.
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data_dir", default=None,
-                        help=f"folder holding mnist/*-ubyte.gz (default ${data.DATA_DIR_ENV})")
+                        help=f"folder holding mnist/*-ubyte.gz (default ${DATA_DIR_ENV})")
     parser.add_argument("--output", default=str(mnist_classifier.CLASSIFIER_PATH),
                         help="where to write the .keras file; the JSON goes beside it")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
@@ -166,7 +167,7 @@ def main(argv: list[str]) -> dict:
         "test_errors": int(round((1.0 - accuracy) * len(test_labels))),
         "test_set": "MNIST t10k, 10,000 images, padded to 32x32, [-1, 1]",
         "train_set": "MNIST train, all 60,000 images, padded to 32x32, [-1, 1]",
-        "command": "python -m ebgan_tf.metrics.train_classifier " + shlex.join(argv),
+        "command": "python -m ebgan_tf.tools.train_classifier " + shlex.join(argv),
         "seed": args.seed,
         "epochs": args.epochs,
         "batch_size": args.batch_size,
