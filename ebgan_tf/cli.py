@@ -66,6 +66,10 @@ def define_grid_flags() -> None:
     flags.DEFINE_enum("save_generators", "best", SAVE_GENERATORS,
                       "Keep trials/<id>/generator.keras for the best trial of each kind (Fig. 4), "
                       "for all trials (up to ~130 MB each at sizeG=3200), or for none.")
+    flags.DEFINE_enum("pack", "auto", ("auto", "off"),
+                      "auto: train trials of equal shape as one model (one compiled step, one "
+                      "scoring pass), up to --max_pack at a time; off: one trial at a time.")
+    flags.DEFINE_integer("max_pack", 24, "Most trials in one pack.", lower_bound=1)
 
 
 def precision() -> str:
@@ -83,9 +87,13 @@ def runtime():
 
 def execution(reuse_workers: bool = True):
     """The `Execution` the flags describe."""
+    packing = {}
+    if "pack" in FLAGS:
+        packing = dict(pack=FLAGS.pack == "auto", max_pack=FLAGS.max_pack)
     return Execution(executor=FLAGS.executor, ray_address=FLAGS.ray_address,
                      cpus_per_run=FLAGS.cpus_per_trial, gpus_per_run=FLAGS.gpus_per_trial,
-                     max_concurrent=FLAGS.max_concurrent_trials, reuse_workers=reuse_workers)
+                     max_concurrent=FLAGS.max_concurrent_trials, reuse_workers=reuse_workers,
+                     **packing)
 
 
 def preset(make, *args, **kwargs):

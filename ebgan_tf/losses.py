@@ -54,9 +54,9 @@ def ebgan_discriminator_loss(real_energy, fake_energy, margin, hinge: str = "per
     """L_D = D(x) + [m - D(G(z))]^+, eq. 1.
 
     Args:
-      real_energy: D(x), [batch].
-      fake_energy: D(G(z)), [batch].
-      margin: m > 0, a Python float or scalar tensor.
+      real_energy: D(x), [batch] (or [K, batch] for K packed trials).
+      fake_energy: D(G(z)), same shape.
+      margin: m > 0, a Python float or scalar tensor (or [K, 1], one per packed trial).
       hinge: "per_sample" applies the hinge to each sample's energy, as eq. 1 and the criterion
         V = E[L_D] prescribe. "batch_mean" hinges the batch-mean fake energy instead, as many ports
         do; it lets low-energy fakes hide behind high-energy ones.
@@ -69,7 +69,9 @@ def ebgan_discriminator_loss(real_energy, fake_energy, margin, hinge: str = "per
     if hinge == "per_sample":
         return real_energy + tf.nn.relu(margin - fake_energy)
     if hinge == "batch_mean":
-        return real_energy + tf.nn.relu(margin - tf.reduce_mean(fake_energy))
+        # The mean over each batch (the last axis: packed trials keep their own batches).
+        return real_energy + tf.nn.relu(margin - tf.reduce_mean(fake_energy, axis=-1,
+                                                                keepdims=True))
     raise ValueError(f"hinge must be one of {HINGE_MODES}, got {hinge!r}")
 
 
@@ -78,28 +80,32 @@ def ebgan_generator_loss(fake_energy):
     return tf.cast(fake_energy, tf.float32)
 
 
-def pulling_away_term(codes, squared: bool = True):
+def pulling_away_term(codes, squared: bool = True, batch_dims: int = 0):
     """Pulling-away term f_PT, eq. 14: mean squared cosine similarity over distinct pairs.
 
     f_PT(S) = 1 / (N (N - 1)) * sum_i sum_{j != i} (S_i . S_j / (|S_i| |S_j|))^2
 
     Args:
-      codes: encoder outputs of a generated batch, [N, ...] (flattened per sample), N >= 2.
+      codes: encoder outputs of a generated batch, [N, ...] (flattened per sample), N >= 2; with
+        `batch_dims` = 1, [K, N, ...]: K independent batches (K packed trials).
       squared: square the cosine (eq. 14). False gives the unsquared sum that some ports use,
         which is not bounded below by 0 and rewards anti-aligned codes.
+      batch_dims: leading axes that index independent batches (0 or 1).
 
     Returns:
-      float32 scalar in [0, 1] (squared): 1 for identical directions, 0 for orthogonal codes;
-      invariant to the scale of each code.
+      float32 scalar (or [K]) in [0, 1] (squared): 1 for identical directions, 0 for orthogonal
+      codes; invariant to the scale of each code.
     """
     codes = tf.cast(codes, tf.float32)
-    codes = tf.reshape(codes, [tf.shape(codes)[0], -1])
-    norms = tf.sqrt(tf.reduce_sum(tf.square(codes), axis=1, keepdims=True) + _PT_NORM_EPSILON)
+    shape = tf.shape(codes)
+    codes = tf.reshape(codes, tf.concat([shape[:batch_dims + 1], [-1]], 0))
+    norms = tf.sqrt(tf.reduce_sum(tf.square(codes), axis=-1, keepdims=True) + _PT_NORM_EPSILON)
     unit = codes / norms
     cosine = tf.matmul(unit, unit, transpose_b=True)
     similarity = tf.square(cosine) if squared else cosine
-    n = tf.cast(tf.shape(codes)[0], tf.float32)
-    off_diagonal_sum = tf.reduce_sum(similarity) - tf.reduce_sum(tf.linalg.diag_part(similarity))
+    n = tf.cast(shape[batch_dims], tf.float32)
+    off_diagonal_sum = (tf.reduce_sum(similarity, axis=[-2, -1])
+                        - tf.reduce_sum(tf.linalg.diag_part(similarity), axis=-1))
     return off_diagonal_sum / (n * (n - 1.0))
 
 

@@ -191,6 +191,16 @@ class MnistTrials(Experiment):
 
         return pd.DataFrame([result for _, result in finished], columns=RESULT_COLUMNS)
 
+    def pack_key(self, spec: Trial):
+        from ebgan_tf.experiments import mnist_packs
+
+        return mnist_packs.pack_key(spec)
+
+    def run_pack(self, specs: list[Trial], run_dirs: list, runtime) -> list[dict]:
+        from ebgan_tf.experiments import mnist_packs
+
+        return mnist_packs.train_and_score_pack(specs, run_dirs, runtime)
+
     def hparams(self, spec: Trial) -> dict:
         cfg = spec.config
         return {"kind": cfg.kind, **cfg.paper_settings(), "margin": cfg.margin, "seed": cfg.seed,

@@ -35,7 +35,8 @@ DEFAULT_BATCH_SIZE = mnist_classifier.DEFAULT_BATCH_SIZE
 
 __all__ = [
     "DEFAULT_EPS", "DEFAULT_NUM_SAMPLES", "HISTOGRAM_SCORE", "GaussianStatistics",
-    "classifier_scores", "classify_mnist", "evaluate_generator", "frechet_distance",
+    "classifier_scores", "classify_mnist", "evaluate_generator", "evaluate_generators",
+    "frechet_distance",
     "frechet_distance_from_features", "gaussian_statistics", "i_prime", "inception_score",
     "log_is", "mnist_frechet_distance", "mnist_reference_statistics", "mnist_scores",
 ]
@@ -145,34 +146,54 @@ def evaluate_generator(generator: keras.Model, num_samples: int = DEFAULT_NUM_SA
       `mnist_scores`' dict plus "seed", "class_counts" (how many samples the classifier puts in
       each digit class 0-9, a list of 10 ints) and "frechet_distance" when asked for.
     """
-    if num_samples < 2:
-        raise ValueError(f"num_samples must be at least 2, got {num_samples}.")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be positive, got {batch_size}.")
     if noise_dim is None:
         noise_dim = generator.input_shape[-1]
         if noise_dim is None:
             raise ValueError("the generator's input width is unknown; pass noise_dim.")
+    return evaluate_generators(
+        lambda noise: keras.ops.convert_to_numpy(generator(noise, training=False))[None], 1,
+        noise_dim, num_samples, seed, batch_size, eps, with_frechet_distance, data_dir)[0]
+
+
+def evaluate_generators(generate, num_generators: int, noise_dim: int,
+                        num_samples: int = DEFAULT_NUM_SAMPLES, seed: int = 0,
+                        batch_size: int = DEFAULT_BATCH_SIZE, eps: float = DEFAULT_EPS,
+                        with_frechet_distance: bool = False, data_dir=None) -> list[dict]:
+    """`evaluate_generator` for several generators fed the same latents (the trials of a pack).
+
+    `generate(noise [n, noise_dim])` returns images [num_generators, n, ...]. Each generator's
+    batch is classified on its own, so its scores are exactly what `evaluate_generator` gives
+    for it alone. Returns one dict per generator.
+    """
+    if num_samples < 2:
+        raise ValueError(f"num_samples must be at least 2, got {num_samples}.")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be positive, got {batch_size}.")
     rng = np.random.default_rng(seed)
     classifier = mnist_classifier.default_classifier()
-    statistics = GaussianStatistics(classifier.feature_dim)
-    probabilities = []
+    statistics = [GaussianStatistics(classifier.feature_dim) for _ in range(num_generators)]
+    probabilities = [[] for _ in range(num_generators)]
     for start in range(0, num_samples, batch_size):
         size = min(batch_size, num_samples - start)
         noise = rng.standard_normal((size, noise_dim)).astype(np.float32)
-        images = keras.ops.convert_to_numpy(generator(noise, training=False))
-        if images.shape[0] != size:
-            raise ValueError(f"the generator returned {images.shape[0]} images for {size} latents.")
-        for logits, features in classifier.batches(images, batch_size):
-            probabilities.append(mnist_classifier.softmax_float64(logits))
-            if with_frechet_distance:
-                statistics.update(features)
-    probabilities = np.concatenate(probabilities)
-    result = classifier_scores(probabilities, eps)
-    result["seed"] = seed
-    # Which digits the generator makes: Fig. 9's mode dropping shows here before it shows in a score.
-    result["class_counts"] = np.bincount(probabilities.argmax(axis=1), minlength=10).tolist()
-    if with_frechet_distance:
-        result["frechet_distance"] = frechet_distance(
-            statistics.mean, statistics.covariance, *mnist_reference_statistics(data_dir))
-    return result
+        images = np.asarray(generate(noise))
+        if images.shape[:2] != (num_generators, size):
+            raise ValueError(f"the generators returned {images.shape[:2]} images for "
+                             f"{num_generators} x {size} latents.")
+        for k in range(num_generators):
+            for logits, features in classifier.batches(images[k], batch_size):
+                probabilities[k].append(mnist_classifier.softmax_float64(logits))
+                if with_frechet_distance:
+                    statistics[k].update(features)
+    results = []
+    for k in range(num_generators):
+        p = np.concatenate(probabilities[k])
+        result = classifier_scores(p, eps)
+        result["seed"] = seed
+        # Which digits the generator makes: Fig. 9's mode dropping shows here before a score does.
+        result["class_counts"] = np.bincount(p.argmax(axis=1), minlength=10).tolist()
+        if with_frechet_distance:
+            result["frechet_distance"] = frechet_distance(
+                statistics[k].mean, statistics[k].covariance, *mnist_reference_statistics(data_dir))
+        results.append(result)
+    return results

@@ -15,7 +15,8 @@ from typing import Callable
 
 from ebgan_tf.atomic_files import write_text_atomic
 from ebgan_tf.reporting import html, provenance
-from ebgan_tf.runs.execute import Execution, Runtime, execute
+from ebgan_tf.runs.execute import Execution, Runtime, execute, members
+from ebgan_tf.runs.packs import Pack, form_packs
 from ebgan_tf.runs.experiment import Experiment, ReportContext
 from ebgan_tf.runs.keep import BestGeneratorKeeper
 from ebgan_tf.runs.store import RunStore
@@ -59,22 +60,33 @@ def run_all(experiment: Experiment, output_dir, runtime: Runtime = Runtime(),
         raise ValueError("the experiment's runs hold duplicates")
     store = RunStore(output_dir)
     store.root.mkdir(parents=True, exist_ok=True)
-    pending = [s for s in specs if store.needs_running(s.run_id)]
-    print_fn(f"{len(specs)} runs: {len(specs) - len(pending)} finished, {len(pending)} to run.")
+    units = specs
+    if execution.pack and hasattr(experiment, "run_pack"):
+        units = form_packs(experiment, specs, execution.max_pack)
+    units = [u for u in units if any(store.needs_running(s.run_id) for s in members(u))]
+    pending = [s for u in units for s in members(u) if store.needs_running(s.run_id)]
+    packs = sum(isinstance(u, Pack) for u in units)
+    print_fn(f"{len(specs)} runs: {len(specs) - len(pending)} finished, {len(pending)} to run"
+             + (f" (in {packs} packs)." if packs else "."))
     rank_score = getattr(experiment, "rank_score", None)
     progress = Progress(len(pending), len(specs), print_fn, rank_score)
     keeper = None
     if rank_score and runtime.save_generators == "best":
         keeper = BestGeneratorKeeper(store, [s.run_id for s in specs], rank_score)
 
+    pending_ids = {s.run_id for s in pending}
+
     def finished(result: dict) -> None:
+        if result.get("run_id") not in pending_ids:
+            return  # A finished member of a pack that was trained again for its packmates.
+        pending_ids.discard(result["run_id"])
         if keeper is not None:
             keeper(result)
         if on_finished is not None:
             on_finished(result)
         progress(result)
 
-    execute(experiment, pending, store, runtime, execution, finished)
+    execute(experiment, units, store, runtime, execution, finished)
     if keeper is not None:
         keeper.finalise()
     return len(pending)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Callable
 
 from ebgan_tf.errors import RunError, UsageError
+from ebgan_tf.runs.packs import Pack, run_pack
 from ebgan_tf.runs.store import RunStore
 
 EXECUTORS = ("ray", "inline")
@@ -65,10 +66,16 @@ class Execution:
     max_concurrent: int | None = None  # Default: as many as the resources allow.
     # Run many trials in one Ray worker process: saves TensorFlow's start-up (~5 s) per run.
     reuse_workers: bool = True
+    # Train runs of equal shape as one model, up to `max_pack` at a time (`ebgan_tf.runs.packs`),
+    # where the experiment can.
+    pack: bool = False
+    max_pack: int = 24
 
     def __post_init__(self):
         if self.executor not in EXECUTORS:
             raise UsageError(f"executor must be one of {EXECUTORS}, got {self.executor!r}")
+        if self.max_pack < 1:
+            raise UsageError(f"max_pack must be at least 1, got {self.max_pack}")
 
 
 def one_line(error: BaseException) -> str:
@@ -128,39 +135,58 @@ def record_worker_death(experiment, spec, store: RunStore) -> dict:
     return store.finish(spec.run_id, experiment.result_record(spec, outcome, float("nan")))
 
 
-def execute(experiment, specs: list, store: RunStore, runtime: Runtime, execution: Execution,
+def run_unit(experiment, unit, store: RunStore, runtime: Runtime) -> list[dict]:
+    """Runs one spec or one `Pack`; returns the results of its runs."""
+    if isinstance(unit, Pack):
+        return run_pack(experiment, unit, store, runtime)
+    return [run_one(experiment, unit, store, runtime)]
+
+
+def unit_from_dict(experiment, payload: dict):
+    if "specs" in payload:
+        return Pack(tuple(experiment.spec_from_dict(d) for d in payload["specs"]))
+    return experiment.spec_from_dict(payload)
+
+
+def members(unit) -> tuple:
+    return unit.specs if isinstance(unit, Pack) else (unit,)
+
+
+def execute(experiment, units: list, store: RunStore, runtime: Runtime, execution: Execution,
             on_finished: Callable[[dict], None]) -> None:
-    """Runs every spec (the caller passes the pending ones); `on_finished(result)` per run."""
-    if not specs:
+    """Runs every unit (a spec or a `Pack`; the caller passes the pending ones);
+    `on_finished(result)` per run."""
+    if not units:
         return
     if execution.executor == "inline":
-        for spec in specs:
-            on_finished(run_one(experiment, spec, store, runtime))
+        for unit in units:
+            for result in run_unit(experiment, unit, store, runtime):
+                on_finished(result)
         return
-    _execute_on_ray(experiment, specs, store, runtime, execution, on_finished)
+    _execute_on_ray(experiment, units, store, runtime, execution, on_finished)
 
 
 def _tune_trainable(param: dict, experiment, runtime: Runtime, output_dir: str) -> dict:
-    """Ray Tune's function trainable: one run in a (reused) Ray worker process."""
-    spec = experiment.spec_from_dict(param["spec"])
-    result = run_one(experiment, spec, RunStore(output_dir), runtime)
-    # Tune keeps only flat scalars; the full record is the run's result.json.
-    return {k: v for k, v in result.items() if isinstance(v, (int, float, str, bool))}
+    """Ray Tune's function trainable: one run or pack in a (reused) Ray worker process."""
+    results = run_unit(experiment, unit_from_dict(experiment, param["unit"]),
+                       RunStore(output_dir), runtime)
+    # Tune keeps only flat scalars; the full records are the runs' result.json files.
+    return {"runs": len(results), "ok": sum(r.get("status") == "ok" for r in results)}
 
 
-def _execute_on_ray(experiment, specs, store, runtime, execution, on_finished):
+def _execute_on_ray(experiment, units, store, runtime, execution, on_finished):
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # Tune's own tables would bury our progress.
     import ray
     from ray import tune
 
     class Callback(tune.Callback):
         def on_trial_complete(self, iteration, trials, trial, **info):
-            spec = experiment.spec_from_dict(trial.config["spec"])
-            on_finished(store.read_result(spec.run_id) or {})
+            for spec in members(unit_from_dict(experiment, trial.config["unit"])):
+                on_finished(store.read_result(spec.run_id) or {})
 
         def on_trial_error(self, iteration, trials, trial, **info):
-            spec = experiment.spec_from_dict(trial.config["spec"])
-            on_finished(record_worker_death(experiment, spec, store))
+            for spec in members(unit_from_dict(experiment, trial.config["unit"])):
+                on_finished(record_worker_death(experiment, spec, store))
 
     started_ray = False
     if not ray.is_initialized():
@@ -182,7 +208,7 @@ def _execute_on_ray(experiment, specs, store, runtime, execution, on_finished):
             {"cpu": execution.cpus_per_run, "gpu": execution.gpus_per_run})
         tuner = tune.Tuner(
             trainable,
-            param_space={"spec": tune.grid_search([s.to_dict() for s in specs])},
+            param_space={"unit": tune.grid_search([u.to_dict() for u in units])},
             tune_config=tune.TuneConfig(reuse_actors=execution.reuse_workers,
                                         max_concurrent_trials=execution.max_concurrent),
             run_config=tune.RunConfig(

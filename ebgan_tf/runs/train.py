@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Callable
 
 import keras
+import numpy as np
 
 from ebgan_tf.atomic_files import write_text_atomic
 from ebgan_tf.runs import tensorboard
@@ -147,3 +148,56 @@ def _restore(model, run_dir: Path, log_every: int):
         manager.save(checkpoint_number=at_step)
 
     return step, save
+
+
+class _PackRowLog(keras.callbacks.Callback):
+    """`_RowLog` for a pack: logs are [K] vectors; each trial gets its own metrics.csv rows and
+    TensorBoard scalars, and a trial whose row is non-finite is retired (the others train on)."""
+
+    def __init__(self, run_dirs: list, log_every: int, rows: list[list[dict]],
+                 tensorboard_logs: bool):
+        super().__init__()
+        self.run_dirs, self.log_every, self.rows = run_dirs, log_every, rows
+        self.tensorboard_logs = tensorboard_logs
+        self.diverged = [False] * len(run_dirs)
+        self.start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        step = (epoch + 1) * self.log_every
+        elapsed = round(time.perf_counter() - self.start, 3)
+        columns = {k: np.asarray(v, np.float64).reshape(-1) for k, v in (logs or {}).items()}
+        for k, run_dir in enumerate(self.run_dirs):
+            if self.diverged[k]:
+                continue
+            values = {name: float(column[k]) for name, column in columns.items()}
+            self.rows[k].append({"step": step, "elapsed_s": elapsed, **values})
+            if run_dir is not None:
+                write_metrics_csv(run_dir / METRICS_FILE, self.rows[k])
+                if self.tensorboard_logs:
+                    tensorboard.write_scalars(run_dir, step, values)
+            if not all(math.isfinite(v) for v in values.values()):
+                self.diverged[k] = True
+                self.model.retire(k)
+        if all(self.diverged):
+            self.model.stop_training = True
+
+
+def train_pack(model: keras.Model, stream_from: Callable[[int], object], run_dirs: list,
+               total_steps: int, log_every: int, tensorboard_logs: bool = True) -> list[TrainLog]:
+    """`train` for a packed model (`ebgan_tf.packed`): one fit, one `TrainLog` per trial.
+
+    `run_dirs[k]` is None for a trial that only comes along (it finished before): nothing is
+    written for it. Packs do not checkpoint: a pack is resumed whole (`ebgan_tf.runs.packs`).
+    """
+    if total_steps % log_every:
+        raise ValueError(f"train_steps ({total_steps}) must be a multiple of the steps per "
+                         f"metrics row ({log_every})")
+    rows = [[] for _ in run_dirs]
+    log = _PackRowLog([None if d is None else Path(d) for d in run_dirs], log_every, rows,
+                      tensorboard_logs)
+    started = time.perf_counter()
+    model.fit(stream_from(0), steps_per_epoch=log_every, epochs=total_steps // log_every,
+              verbose=0, shuffle=False, callbacks=[log])
+    seconds = time.perf_counter() - started
+    return [TrainLog(r, 0, r[-1]["step"] if r else 0, log.diverged[k] or not r
+                     or r[-1]["step"] < total_steps, seconds) for k, r in enumerate(rows)]
