@@ -114,3 +114,10 @@ def test_configs_import_without_tensorflow():
                          cwd=REPO, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "[]"
+
+
+def test_docs_settings_page_is_generated_from_the_configs():
+    from ebgan_tf.tools import settings_doc
+
+    assert settings_doc.DOC_PATH.read_text(encoding="utf-8") == settings_doc.render(), (
+        "docs/settings.md is stale: run python -m ebgan_tf.tools.settings_doc")

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from ebgan_tf.experiments.mnist_trials import (GENERATOR_FILE, SAMPLE_COLS, SAMPLE_ROWS,
-                                               SAMPLES_ARRAY_FILE, SAMPLES_FILE, Trial,
-                                               training_images)
+                                               SAMPLES_ARRAY_FILE, SAMPLES_FILE, PhaseTimer,
+                                               Trial, training_images)
 from ebgan_tf.packed import pack_key as config_pack_key
 
 
@@ -62,7 +62,9 @@ def train_and_score_pack(trials: list[Trial], folders: list, runtime) -> list[di
 
     first = trials[0]
     cfg = first.config
+    phases = PhaseTimer()
     images = training_images(runtime, cfg.image_size)
+    phases.lap("data")
     networks = _initial_networks(trials)
     strategy = distribute.make_strategy(runtime.strategy)
     with strategy.scope():
@@ -72,12 +74,15 @@ def train_and_score_pack(trials: list[Trial], folders: list, runtime) -> list[di
         model.compile(jit_compile=runtime.jit_compile,
                       steps_per_execution=runtime.steps_per_execution or first.log_every)
     del networks
+    phases.lap("build")
     keras.utils.set_random_seed(cfg.seed)  # The data order's global seed, as an unpacked run.
     logs = train.train_pack(
         model, lambda step: streams.array_stream(images, cfg.batch_size, seed=cfg.seed,
                                                  noise_dim=cfg.noise_dim, start_batch=step),
         folders, cfg.train_steps, first.log_every)
-    outcomes = [{"final_metrics": log.final, "steps_run": log.steps_done} for log in logs]
+    phases.lap("train")
+    outcomes = [{"final_metrics": log.final, "steps_run": log.steps_done,
+                 "phases_s": phases.seconds} for log in logs]
     rng = np.random.default_rng(first.eval_seed)
     noise = rng.standard_normal((SAMPLE_ROWS * SAMPLE_COLS, cfg.noise_dim)).astype(np.float32)
     samples = model.generate(noise).numpy()
@@ -92,16 +97,19 @@ def train_and_score_pack(trials: list[Trial], folders: list, runtime) -> list[di
             scored.append(k)
             if folder is not None:
                 _save_samples(samples[k], Path(folder))
+    phases.lap("samples")
     if scored:
         scores = metrics.evaluate_generators(
             lambda z: model.generate(z).numpy()[scored], len(scored), cfg.noise_dim,
             first.num_eval_samples, first.eval_seed, with_frechet_distance=True,
             data_dir=runtime.data_dir)
+        phases.lap("score")
         for k, score in zip(scored, scores):
             outcomes[k].update(status="ok", scores=score)
             if runtime.save_generators != "none" and folders[k] is not None:
                 unpacked_generator(model, k, trials[k].config).save(
                     Path(folders[k]) / GENERATOR_FILE)
+        phases.lap("save")
     return outcomes
 
 

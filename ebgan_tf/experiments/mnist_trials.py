@@ -106,7 +106,9 @@ def train_and_score(trial: Trial, folder: Path, runtime) -> dict:
     from ebgan_tf.runs import train
 
     cfg = trial.config
+    phases = PhaseTimer()
     images = training_images(runtime, cfg.image_size)
+    phases.lap("data")
     keras.backend.clear_session()
     keras.utils.set_random_seed(cfg.seed)
     distribute.set_mixed_precision(trial.precision == "mixed")
@@ -116,13 +118,15 @@ def train_and_score(trial: Trial, folder: Path, runtime) -> dict:
             model = models.build_model(
                 cfg, jit_compile=runtime.jit_compile,
                 steps_per_execution=runtime.steps_per_execution or trial.log_every)
+        phases.lap("build")
         log = train.train(
             model, lambda step: streams.array_stream(images, cfg.batch_size, seed=cfg.seed,
                                                      noise_dim=cfg.noise_dim, start_batch=step),
             folder, cfg.train_steps, trial.log_every)
     finally:
         distribute.set_mixed_precision(False)
-    outcome = {"final_metrics": log.final, "steps_run": log.steps_done}
+    phases.lap("train")
+    outcome = {"final_metrics": log.final, "steps_run": log.steps_done, "phases_s": phases.seconds}
     if log.diverged:
         return {**outcome, "status": "diverged",
                 "reason": f"non-finite training loss by step {log.steps_done}"}
@@ -134,13 +138,33 @@ def train_and_score(trial: Trial, folder: Path, runtime) -> dict:
         return {**outcome, "status": "diverged", "reason": "the generator outputs NaN/inf"}
     save_image_grid(samples, SAMPLE_ROWS, SAMPLE_COLS, folder / SAMPLES_FILE, scale=2)
     np.save(folder / SAMPLES_ARRAY_FILE, samples.astype(np.float16))
+    phases.lap("samples")
     scores = metrics.evaluate_generator(generator, num_samples=trial.num_eval_samples,
                                         seed=trial.eval_seed, with_frechet_distance=True,
                                         data_dir=runtime.data_dir)
+    phases.lap("score")
     if runtime.save_generators != "none":
         # "best" keeps every trial's file until the driver knows which one is best of its kind.
         generator.save(folder / GENERATOR_FILE)
+        phases.lap("save")
     return {**outcome, "status": "ok", "scores": scores}
+
+
+class PhaseTimer:
+    """Seconds spent in each phase of a trial (or a pack), in result.json: where the fixed
+    per-trial costs go."""
+
+    def __init__(self):
+        import time
+
+        self._clock = time.perf_counter
+        self._last = self._clock()
+        self.seconds: dict = {}
+
+    def lap(self, phase: str) -> None:
+        now = self._clock()
+        self.seconds[phase] = round(self.seconds.get(phase, 0.0) + now - self._last, 3)
+        self._last = now
 
 
 def result_record(trial: Trial, outcome: dict, wall_time_s: float) -> dict:
@@ -160,6 +184,7 @@ def result_record(trial: Trial, outcome: dict, wall_time_s: float) -> dict:
            for name in ("real_energy", "fake_energy", "d_loss", "g_loss")},
         "class_counts": scores.get("class_counts"),
         "final_metrics": final,
+        "phases_s": outcome.get("phases_s", {}),
     }
 
 
