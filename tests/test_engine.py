@@ -155,3 +155,14 @@ def test_reproduce_writes_results_runs_log_and_the_asked_pages(tmp_path):
     assert [r["runs run"] for r in runs] == [2, 0]
     assert (tmp_path / "other.html").exists()
     assert "Provenance" in Path(path).read_text()
+
+
+def test_an_unreachable_ray_cluster_is_a_one_line_error_before_anything_is_written(tmp_path):
+    from ebgan_tf.errors import RunError
+
+    experiment = FakeExperiment((FakeSpec("a"),))
+    with pytest.raises(RunError, match="no Ray cluster answers at 127.0.0.1:1"):
+        engine.reproduce(experiment, tmp_path / "out", RUNTIME,
+                         Execution(executor="ray", ray_address="127.0.0.1:1"),
+                         print_fn=lambda _: None)
+    assert not (tmp_path / "out").exists()

@@ -90,8 +90,6 @@ def _train_and_evaluate(run, run_dir: Path, runtime) -> dict:
     from ebgan_tf.runs import tensorboard, train
 
     cfg = run.config
-    # TF's checkpoint saver logs every save at INFO, which would bury the progress lines.
-    tf.get_logger().setLevel("WARNING")
 
     def stream(start_batch: int, batch_size: int = cfg.batch_size, seed: int = cfg.seed):
         return images.image_stream(

@@ -15,7 +15,8 @@ from typing import Callable
 
 from ebgan_tf.atomic_files import write_text_atomic
 from ebgan_tf.reporting import html, provenance
-from ebgan_tf.runs.execute import Execution, Runtime, execute, members
+from ebgan_tf.runs.execute import (Execution, Runtime, check_ray_address, execute, members,
+                                   set_up_process)
 from ebgan_tf.runs.packs import Pack, form_packs
 from ebgan_tf.runs.experiment import Experiment, ReportContext
 from ebgan_tf.runs.keep import BestGeneratorKeeper
@@ -117,6 +118,10 @@ def reproduce(experiment: Experiment, output_dir, runtime: Runtime = Runtime(),
     summary = experiment.summary()
     if summary:
         print_fn(summary)
+    if execution.executor == "inline":
+        set_up_process(runtime)  # Before the data check starts TensorFlow in this process.
+    else:
+        check_ray_address(execution.ray_address)  # Before anything is written.
     experiment.check_data(runtime)
     started = time.time()
     ran = run_all(experiment, output_dir, runtime, execution, print_fn, on_finished)

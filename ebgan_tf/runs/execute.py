@@ -135,6 +135,20 @@ def record_worker_death(experiment, spec, store: RunStore) -> dict:
     return store.finish(spec.run_id, experiment.result_record(spec, outcome, float("nan")))
 
 
+def check_ray_address(address: str | None, timeout: float = 5.0) -> None:
+    """A RunError within seconds if a cluster address does not answer (ray.init would retry for
+    minutes); "auto" and no address (a local Ray) are left to Ray."""
+    if not address or address == "auto" or address.startswith("ray://"):
+        return
+    import socket
+
+    host, _, port = address.rpartition(":")
+    try:
+        socket.create_connection((host or address, int(port or 6379)), timeout=timeout).close()
+    except (OSError, ValueError) as e:
+        raise RunError(f"no Ray cluster answers at {address}: {one_line(e)}") from None
+
+
 def run_unit(experiment, unit, store: RunStore, runtime: Runtime) -> list[dict]:
     """Runs one spec or one `Pack`; returns the results of its runs."""
     if isinstance(unit, Pack):
@@ -190,6 +204,7 @@ def _execute_on_ray(experiment, units, store, runtime, execution, on_finished):
 
     started_ray = False
     if not ray.is_initialized():
+        check_ray_address(execution.ray_address)
         try:
             ray.init(address=execution.ray_address, include_dashboard=False, log_to_driver=False,
                      configure_logging=False)

@@ -129,6 +129,10 @@ def train(model: keras.Model, stream_from: Callable[[int], object], run_dir: Pat
 def _restore(model, run_dir: Path, log_every: int):
     """Restores the latest checkpoint, if any; returns (its step, a function saving one)."""
     import tensorflow as tf
+    from absl import logging as absl_logging
+
+    # TF's checkpoint saver logs every save at INFO (through absl), burying progress lines.
+    absl_logging.set_verbosity(min(absl_logging.get_verbosity(), absl_logging.WARNING))
 
     completed = tf.Variable(0, dtype=tf.int64, trainable=False, name="completed_steps")
     with model.distribute_strategy.scope():
