@@ -166,14 +166,16 @@ def conv_forward_flops(architecture: Architecture, network: str, width_divisor: 
         c_prev = 0
         for i, (spec_text, size) in enumerate(zip(architecture.generator, sizes)):
             spec = parse_spec(spec_text)
-            c_in = c_prev + (architecture.noise_planes[i] if i < len(architecture.noise_planes) else 0)
+            planes = architecture.noise_planes
+            c_in = c_prev + (planes[i] if i < len(planes) else 0)
             c_out = hidden_width(spec.filters, i == len(architecture.generator) - 1, width_divisor)
             # A transposed conv costs per input pixel; the final stride-1 conv keeps the size.
             total += 2 * size * size * c_in * spec.kernel ** 2 * c_out
             c_prev = c_out
         return total
     if network == "autoencoder":
-        layers = [(s, False) for s in architecture.encoder] + [(s, True) for s in architecture.decoder]
+        layers = ([(s, False) for s in architecture.encoder]
+                  + [(s, True) for s in architecture.decoder])
     elif network == "dcgan_discriminator":
         layers = [(s, False) for s in architecture.dcgan_discriminator]
     else:

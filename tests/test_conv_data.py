@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from ebgan_tf import image_data
 from ebgan_tf.data import DataError
-from ebgan_tf.image_data import Preprocessing
+from ebgan_tf.data import images as image_data
+from ebgan_tf.data.images import Preprocessing
 
 
 def _write(path, array, fmt):
@@ -41,7 +41,7 @@ def _batches(ds, n):
 
 
 def test_local_folder_stream_shapes_range_and_noise(lsun_dir):
-    ds = image_data.image_dataset("lsun_bedroom", Preprocessing(64), batch_size=4, seed=1,
+    ds = image_data.image_stream("lsun_bedroom", Preprocessing(64), batch_size=4, seed=1,
                                   noise_dim=7, data_dir=lsun_dir, data_source="local")
     (x, z), = _batches(ds, 1)
     assert x.shape == (4, 64, 64, 3) and x.dtype == np.float32
@@ -82,7 +82,7 @@ def test_patches_are_random_64_crops_of_96():
 
 def test_resumed_stream_equals_the_uninterrupted_one(lsun_dir):
     def stream(start):
-        return image_data.image_dataset("lsun_bedroom", Preprocessing(32, load_size=48), 4, seed=3,
+        return image_data.image_stream("lsun_bedroom", Preprocessing(32, load_size=48), 4, seed=3,
                                         noise_dim=5, data_dir=lsun_dir, data_source="local",
                                         start_batch=start)
 
@@ -95,7 +95,7 @@ def test_resumed_stream_equals_the_uninterrupted_one(lsun_dir):
 
 
 def test_synthetic_source_needs_no_data():
-    ds = image_data.image_dataset("synthetic", Preprocessing(64), 2, seed=0, noise_dim=3,
+    ds = image_data.image_stream("synthetic", Preprocessing(64), 2, seed=0, noise_dim=3,
                                   data_dir=None, num_synthetic=8)
     (x, z), = _batches(ds, 1)
     assert x.shape == (2, 64, 64, 3) and z.shape == (2, 3)
@@ -126,7 +126,7 @@ def test_dog_subset_from_an_imagenet_training_folder(tmp_path):
 def test_local_errors_are_one_line(tmp_path, setup, message):
     setup(tmp_path)
     with pytest.raises(DataError, match=message) as info:
-        image_data.image_dataset("lsun_bedroom", Preprocessing(64), 4, 0, 3, data_dir=tmp_path,
+        image_data.image_stream("lsun_bedroom", Preprocessing(64), 4, 0, 3, data_dir=tmp_path,
                                  data_source="local")
     assert "\n" not in str(info.value)
 
@@ -134,23 +134,23 @@ def test_local_errors_are_one_line(tmp_path, setup, message):
 def test_unset_data_dir_and_unknown_source(monkeypatch):
     monkeypatch.delenv("EBGAN_TF_DATA_DIR", raising=False)
     with pytest.raises(DataError, match="set --data_dir"):
-        image_data.image_dataset("celeb_a", Preprocessing(64), 4, 0, 3, data_source="local")
+        image_data.image_stream("celeb_a", Preprocessing(64), 4, 0, 3, data_source="local")
     with pytest.raises(DataError, match="unknown data set"):
-        image_data.image_dataset("cifar10", Preprocessing(64), 4, 0, 3)
+        image_data.image_stream("cifar10", Preprocessing(64), 4, 0, 3)
 
 
 def test_tfds_offline_fails_fast_and_clearly(tmp_path, monkeypatch):
-    monkeypatch.setattr(image_data, "_tfds_reachable", lambda host, timeout=3.0: False)
+    monkeypatch.setattr(image_data, "reachable", lambda host, timeout=3.0: False)
     start = time.monotonic()
     with pytest.raises(DataError, match="cannot reach the internet.*--data_source=local"):
-        image_data.image_dataset("lsun_bedroom", Preprocessing(64), 4, 0, 3, data_dir=tmp_path,
+        image_data.image_stream("lsun_bedroom", Preprocessing(64), 4, 0, 3, data_dir=tmp_path,
                                  data_source="tfds")
     assert time.monotonic() - start < 30
 
 
 def test_imagenet_without_manual_download_is_a_clear_error(tmp_path):
     with pytest.raises(DataError, match="TFDS could not prepare imagenet2012.*manual") as info:
-        image_data.image_dataset("imagenet2012", Preprocessing(128), 4, 0, 3, data_dir=tmp_path,
+        image_data.image_stream("imagenet2012", Preprocessing(128), 4, 0, 3, data_dir=tmp_path,
                                  data_source="tfds")
     assert "\n" not in str(info.value)
 
@@ -159,10 +159,10 @@ def test_imagenet_without_manual_download_is_a_clear_error(tmp_path):
 def test_tfds_path_with_mock_data(tmp_path, monkeypatch, name, size):
     import tensorflow_datasets as tfds
 
-    monkeypatch.setattr(image_data, "_tfds_reachable", lambda host, timeout=3.0: True)
+    monkeypatch.setattr(image_data, "reachable", lambda host, timeout=3.0: True)
     prep = Preprocessing(size, crop_size=108 if name == "celeb_a" else None)
     with tfds.testing.mock_data(num_examples=6):
-        ds = image_data.image_dataset(name, prep, 3, seed=0, noise_dim=4, data_dir=tmp_path,
+        ds = image_data.image_stream(name, prep, 3, seed=0, noise_dim=4, data_dir=tmp_path,
                                       data_source="tfds", shuffle_buffer=6)
         (x, z), = _batches(ds, 1)
     assert x.shape == (3, size, size, 3) and x.dtype == np.float32

@@ -1,11 +1,14 @@
-"""Convolutional networks vs the paper's layer specs (paper.md §4.2, §5.3): layers, shapes, noise."""
+"""Convolutional networks vs the paper's layer specs (paper.md §4.2, §5.3): layers, shapes, noise,
+and the FLOP counts made from the specs alone."""
 
 import numpy as np
 import pytest
 import keras
 import tensorflow as tf
 
-from ebgan_tf import conv_networks as cn
+from ebgan_tf import step_cost
+from ebgan_tf.configs import conv as specs
+from ebgan_tf.networks import conv as cn
 
 # The specs as paper.md writes them (Appendix C as recalled), joined with "-".
 PAPER = {
@@ -34,14 +37,14 @@ def _as_specs(model):
 
 
 def test_parse_spec():
-    assert cn.parse_spec("(64)4c2s") == cn.ConvSpec(64, 4, 2)
-    assert cn.parse_spec("(3)3c") == cn.ConvSpec(3, 3, 1)
+    assert specs.parse_spec("(64)4c2s") == specs.ConvSpec(64, 4, 2)
+    assert specs.parse_spec("(3)3c") == specs.ConvSpec(3, 3, 1)
     with pytest.raises(ValueError, match="notation"):
-        cn.parse_spec("64c2s")
+        specs.parse_spec("64c2s")
 
 
 def test_architecture_specs_are_the_papers():
-    a64, a128, a256 = (cn.ARCHITECTURES[k] for k in ("dcgan64", "imagenet128", "imagenet256"))
+    a64, a128, a256 = (specs.ARCHITECTURES[k] for k in ("dcgan64", "imagenet128", "imagenet256"))
     assert "-".join(a64.encoder) == PAPER["encoder_64"]
     assert "-".join(a64.decoder) == PAPER["decoder_64"]
     assert "-".join(a128.generator) == PAPER["generator_128"]
@@ -56,7 +59,7 @@ def test_architecture_specs_are_the_papers():
 
 @pytest.mark.parametrize("name", ["dcgan64", "imagenet128", "imagenet256"])
 def test_built_layers_match_the_specs_and_shapes(name):
-    arch = cn.ARCHITECTURES[name]
+    arch = specs.ARCHITECTURES[name]
     s = arch.image_size
     g = cn.build_conv_generator(arch.generator, arch.noise_planes)
     ae = cn.build_conv_autoencoder(arch.encoder, arch.decoder, s)
@@ -75,13 +78,13 @@ def test_built_layers_match_the_specs_and_shapes(name):
     assert sizes == [s // 2 ** (i + 1) for i in range(n_down)] + \
         [s // 2 ** (n_down - i - 1) for i in range(len(arch.decoder))]
     # FLOPs from the specs alone agree with the built layers.
-    assert cn.spec_flops(arch, "generator") == cn.conv_flops(g)
-    assert cn.spec_flops(arch, "autoencoder") == cn.conv_flops(ae)
-    assert cn.spec_flops(arch, "dcgan_discriminator") == cn.conv_flops(d)
+    assert step_cost.conv_forward_flops(arch, "generator") == cn.conv_flops(g)
+    assert step_cost.conv_forward_flops(arch, "autoencoder") == cn.conv_flops(ae)
+    assert step_cost.conv_forward_flops(arch, "dcgan_discriminator") == cn.conv_flops(d)
 
 
 def test_64_code_is_256x8x8_and_dcgan_batch_norm_placement():
-    arch = cn.ARCHITECTURES["dcgan64"]
+    arch = specs.ARCHITECTURES["dcgan64"]
     ae = cn.build_conv_autoencoder(arch.encoder, arch.decoder, 64)
     assert ae.outputs[1].shape == (None, 8, 8, 256)
     bn = [l.name for l in ae.layers if isinstance(l, keras.layers.BatchNormalization)]
@@ -94,11 +97,11 @@ def test_64_code_is_256x8x8_and_dcgan_batch_norm_placement():
 
 
 def test_imagenet_noise_enters_every_layer_but_the_last():
-    arch = cn.ARCHITECTURES["imagenet128"]
+    arch = specs.ARCHITECTURES["imagenet128"]
     g = cn.build_conv_generator(arch.generator, arch.noise_planes, width_divisor=16)
     # 100 + 64·4² + 32·8² + 16·16² + 8·32² + 4·64²
     assert g.input.shape == (None, 31844)
-    sizes = cn.generator_input_sizes(arch.generator)
+    sizes = specs.generator_input_sizes(arch.generator)
     assert sizes == [1, 4, 8, 16, 32, 64, 128]
     convs = _convs(g)
     for i, conv in enumerate(convs):
@@ -117,7 +120,7 @@ def test_imagenet_noise_enters_every_layer_but_the_last():
 
 
 def test_width_divisor_shrinks_hidden_layers_only():
-    arch = cn.ARCHITECTURES["dcgan64"]
+    arch = specs.ARCHITECTURES["dcgan64"]
     g = cn.build_conv_generator(arch.generator, arch.noise_planes, width_divisor=8)
     assert [c.filters for c in _convs(g)] == [128, 64, 32, 16, 3]
     ae = cn.build_conv_autoencoder(arch.encoder, arch.decoder, 64, width_divisor=8)
@@ -127,7 +130,7 @@ def test_width_divisor_shrinks_hidden_layers_only():
 def test_outputs_stay_float32_under_mixed_precision():
     from ebgan_tf import distribute
 
-    arch = cn.ARCHITECTURES["dcgan64"]
+    arch = specs.ARCHITECTURES["dcgan64"]
     try:
         distribute.set_mixed_precision(True)
         g = cn.build_conv_generator(arch.generator, arch.noise_planes, width_divisor=16)
@@ -145,3 +148,33 @@ def test_outputs_stay_float32_under_mixed_precision():
 def test_mismatched_decoder_is_an_error():
     with pytest.raises(ValueError, match="does not match"):
         cn.build_conv_autoencoder(("(8)4c2s", "(8)4c2s"), ("(3)4c2s",), 64)
+
+
+def test_64_generator_flops_match_a_hand_count():
+    """2 × (input pixels × input maps × k² × output maps) per transposed conv, layer by layer."""
+    hand = (2 * 1 * 100 * 16 * 1024  # 1×1 z -> 4×4×1024
+            + 2 * 4 * 4 * 1024 * 16 * 512 + 2 * 8 * 8 * 512 * 16 * 256
+            + 2 * 16 * 16 * 256 * 16 * 128 + 2 * 32 * 32 * 128 * 16 * 3)
+    assert hand == 821_166_080
+    arch = specs.ARCHITECTURES["dcgan64"]
+    assert step_cost.conv_forward_flops(arch, "generator") == hand
+    # Hidden widths divided by 8 (the output's 3 maps kept): every hidden-to-hidden layer costs
+    # 64× less, z -> first layer and the last layer 8× less.
+    shrunk = (2 * 100 * 16 * 128 + (hand - 2 * 100 * 16 * 1024 - 2 * 32 * 32 * 128 * 16 * 3) // 64
+              + 2 * 32 * 32 * 16 * 16 * 3)
+    assert step_cost.conv_forward_flops(arch, "generator", width_divisor=8) == shrunk
+
+
+def test_train_step_flops_count_three_generator_and_eight_discriminator_passes():
+    from ebgan_tf.configs.conv import ConvConfig
+
+    cfg = ConvConfig(kind="ebgan", batch_size=4)
+    g = step_cost.conv_forward_flops(cfg.arch, "generator")
+    d = step_cost.conv_forward_flops(cfg.arch, "autoencoder")
+    assert step_cost.conv_train_step_flops(cfg) == 4 * (3 * g + 8 * d)
+    dcgan = cfg.replace(kind="dcgan")
+    d_logit = step_cost.conv_forward_flops(cfg.arch, "dcgan_discriminator")
+    assert d_logit != d
+    assert step_cost.conv_train_step_flops(dcgan) == 4 * (3 * g + 8 * d_logit)
+    assert step_cost.conv_accelerator_hours(cfg.replace(train_steps=3600), tflops=1e-12) == \
+        pytest.approx(step_cost.conv_train_step_flops(cfg))

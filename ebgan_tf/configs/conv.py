@@ -124,7 +124,8 @@ class Preprocessing:
 
     def __post_init__(self):
         if self.load_size is not None and self.load_size < self.image_size:
-            raise ValueError(f"load_size {self.load_size} is smaller than image_size {self.image_size}")
+            raise ValueError(f"load_size {self.load_size} is smaller than image_size "
+                             f"{self.image_size}")
 
     def describe(self) -> str:
         crop = f"central {self.crop_size}×{self.crop_size} crop" if self.crop_size else \

@@ -22,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from ebgan_tf.configs.conv import ARCHITECTURES, ConvConfig, Preprocessing
+from ebgan_tf.configs.conv import ConvConfig, Preprocessing
 from ebgan_tf.configs.scales import Scale, pick
 from ebgan_tf.configs.settings import stable_id
 from ebgan_tf.runs.experiment import Experiment
@@ -286,8 +286,3 @@ def define_flags() -> None:
                       f"Models to train, a comma-separated subset of {','.join(KINDS)}.")
     flags.DEFINE_integer("train_steps", None, "Override the scale's training steps per model "
                          "(rounded up to whole metrics rows).", lower_bound=1)
-
-
-def architecture_of(name: str):
-    """The figure's networks in the paper's notation (`configs.conv.Architecture`)."""
-    return ARCHITECTURES[FIGURES[name].architecture]
