@@ -2,7 +2,7 @@
 
 Each model owns both networks, both optimizers and its `keras.metrics.Mean` trackers, and trains
 with `fit()`. A batch is either `images` or `(images, noise)`: noise that comes with the data (see
-`ebgan_tf.data.image_dataset`) makes a step independent of how it is split over replicas;
+`ebgan_tf.data.streams`) makes a step independent of how it is split over replicas;
 without it the model draws z ~ N(0, I) from its own seed generator.
 
 One generator forward pass serves both updates: the fake batch G(z) is scored by D for D's update
