@@ -70,6 +70,8 @@ def define_grid_flags() -> None:
                       "auto: train trials of equal shape as one model (one compiled step, one "
                       "scoring pass), up to --max_pack at a time; off: one trial at a time.")
     flags.DEFINE_integer("max_pack", 24, "Most trials in one pack.", lower_bound=1)
+    flags.DEFINE_bool("pack_xla", True, "XLA-compile packed steps (bitwise reproducible from run "
+                      "to run, tested; --nopack_xla for the plain graph).")
 
 
 def precision() -> str:
@@ -82,6 +84,7 @@ def runtime():
                    deterministic=FLAGS.deterministic, jit_compile=FLAGS.jit_compile,
                    save_generators=FLAGS["save_generators"].value if "save_generators" in FLAGS
                    else "none",
+                   pack_xla=FLAGS["pack_xla"].value if "pack_xla" in FLAGS else True,
                    threads=max(1, int(FLAGS.cpus_per_trial)))
 
 

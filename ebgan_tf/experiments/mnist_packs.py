@@ -71,7 +71,7 @@ def train_and_score_pack(trials: list[Trial], folders: list, runtime) -> list[di
         model = PackedAdversarialModel([t.config for t in trials], name="pack")
         for k, (generator, discriminator) in enumerate(networks):
             model.load_trial(k, generator, discriminator)
-        model.compile(jit_compile=runtime.jit_compile,
+        model.compile(jit_compile=runtime.jit_compile or runtime.pack_xla,
                       steps_per_execution=runtime.steps_per_execution or first.log_every)
     del networks
     phases.lap("build")

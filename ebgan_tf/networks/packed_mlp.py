@@ -141,7 +141,7 @@ class PackedDenseStack(keras.layers.Layer):
     def call(self, x, training=False):
         for spec, kernel, bias, norm, generators in zip(
                 self.specs, self.kernels, self.biases, self.norms, self.seed_generators):
-            x = tf.einsum("kbi,kio->kbo", x, kernel) + bias[:, None, :]
+            x = tf.matmul(x, kernel) + bias[:, None, :]  # [K, B, in] x [K, in, out], per trial
             if norm is not None:
                 x = self._normalize(x, norm, training)
             x = keras.activations.get(spec.activation)(x)

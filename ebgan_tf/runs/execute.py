@@ -38,6 +38,9 @@ class Runtime:
     strategy: str = "default"  # Per run, inside its worker (e.g. "mirrored" over its GPUs).
     deterministic: bool = True  # Op determinism: a resumed experiment reproduces an uninterrupted one.
     jit_compile: bool = False  # XLA; Keras turns it off under op determinism, hence the check.
+    # XLA for packed steps (`ebgan_tf.packed`), deterministic or not: their run-to-run bitwise
+    # reproducibility is tested directly (tests/test_packing.py), not assumed.
+    pack_xla: bool = True
     save_generators: str = "best"  # MNIST grids: keep generator.keras for the best run of a kind.
     threads: int = 1  # TensorFlow intra-op threads per run (= CPUs per run).
     # Train steps per call into the TF runtime; 0 = a whole metrics.csv row. The same steps and
