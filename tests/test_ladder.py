@@ -1,5 +1,6 @@
-"""The ladder's loss terms against NumPy, the network's batch-norm bookkeeping, and the LN /
-EBGAN-LN steps: what each update changes, EBGAN-LN at m = 0 equals the LN, and learning."""
+"""The ladder's loss terms against NumPy, the network's batch-norm bookkeeping and corruption
+noise, and the LN / EBGAN-LN steps: what each update changes, EBGAN-LN at m = 0 equals the LN,
+and learning."""
 
 import numpy as np
 import pytest
@@ -7,6 +8,7 @@ import keras
 import tensorflow as tf
 
 from ebgan_tf import ladder
+from ebgan_tf.configs.ladder import STANDARD_LAYER_SIZES
 
 TINY = (784, 32, 16, 10)
 
@@ -81,7 +83,6 @@ def test_learning_rate_is_constant_then_decays_linearly_to_zero():
 
 def test_config_validates_and_run_ids_differ_per_setting():
     cfg = ladder.LadderConfig()
-    assert cfg.layer_sizes == (784, 1000, 500, 250, 250, 250, 10)
     assert cfg.run_id == ladder.LadderConfig().run_id
     assert len({cfg.run_id, cfg.replace(seed=1).run_id, cfg.replace(kind="ebgan_ln").run_id,
                 cfg.replace(margin=5.0).run_id}) == 4
@@ -95,17 +96,17 @@ def test_config_validates_and_run_ids_differ_per_setting():
 # --- the network --------------------------------------------------------------------------------
 
 def test_network_shapes_and_decoder_starts_at_zero():
-    net = ladder.LadderNetwork(ladder.STANDARD_LAYER_SIZES, noise_std=0.3, seed=0)
+    net = ladder.LadderNetwork(STANDARD_LAYER_SIZES, noise_std=0.3, seed=0)
     x = np.random.default_rng(3).uniform(0, 1, (8, 784)).astype(np.float32)
     logits, zs, top = net.encode(x, 0.3)
-    assert logits.shape == (8, 10) and [z.shape[1] for z in zs] == list(ladder.STANDARD_LAYER_SIZES)
+    assert logits.shape == (8, 10) and [z.shape[1] for z in zs] == list(STANDARD_LAYER_SIZES)
     np.testing.assert_allclose(top.numpy().sum(axis=1), 1.0, rtol=1e-5)
     # The reference initialisation (a2 = a7 = 1, the rest 0) makes x_hat = 0, so D(x) = w * ||x||^2.
     np.testing.assert_allclose(net.energy(x, 2.0).numpy(), 2.0 * (x ** 2).sum(axis=1), rtol=1e-5)
     # 784*1000 + 1000*500 + 500*250 + 2*250*250 + 250*10, twice (W and V), plus per-unit parameters.
-    weights = sum(a * b for a, b in zip(ladder.STANDARD_LAYER_SIZES, ladder.STANDARD_LAYER_SIZES[1:]))
+    weights = sum(a * b for a, b in zip(STANDARD_LAYER_SIZES, STANDARD_LAYER_SIZES[1:]))
     assert weights == 1_536_500
-    n_units = sum(ladder.STANDARD_LAYER_SIZES)
+    n_units = sum(STANDARD_LAYER_SIZES)
     assert sum(int(np.prod(v.shape)) for v in net.trainable_variables) == (
         2 * weights + 10 * n_units + (n_units - 784) + 10)
 
@@ -134,6 +135,21 @@ def test_corruption_is_applied_only_when_asked():
     clean_a, clean_b = net.encode(x, 0.0)[0].numpy(), net.encode(x, 0.0)[0].numpy()
     np.testing.assert_array_equal(clean_a, clean_b)
     assert np.abs(net.corrupted_logits(x).numpy() - clean_a).max() > 1e-2
+
+
+def test_corruption_noise_is_seeded_fresh_per_draw_and_restored_with_a_checkpoint(tmp_path):
+    x = np.random.default_rng(6).uniform(0, 1, (16, 784)).astype(np.float32)
+    net, twin, other = (ladder.LadderNetwork(TINY, noise_std=0.3, seed=s) for s in (1, 1, 2))
+    first = net.corrupted_logits(x).numpy()
+    np.testing.assert_array_equal(first, twin.corrupted_logits(x).numpy())
+    assert not np.array_equal(first, other.encode(x, 0.3)[0].numpy())
+    saved = tf.train.Checkpoint(ladder=net).save(str(tmp_path / "ckpt"))
+    after_save = [net.corrupted_logits(x).numpy() for _ in range(2)]
+    assert not np.array_equal(after_save[0], after_save[1])  # Each draw is new noise...
+    restored = ladder.LadderNetwork(TINY, noise_std=0.3, seed=1)
+    tf.train.Checkpoint(ladder=restored).restore(saved).assert_existing_objects_matched()
+    for expected in after_save:  # ...and a restored network draws what the saved one drew next.
+        np.testing.assert_array_equal(restored.corrupted_logits(x).numpy(), expected)
 
 
 # --- the models ---------------------------------------------------------------------------------

@@ -2,9 +2,10 @@
 
 The ladder's batch statistics are all-reduced over replicas and its costs are reduced with the
 global batch, so splitting a batch over replicas must not change the update. Corruption noise is
-off here (each replica draws its own), so the comparison is exact up to float round-off; the
-noise z rides with the data. Logical devices must be set before TensorFlow starts: the comparison
-runs in a fresh interpreter (this file's `__main__`).
+off in that comparison (each replica draws its own), so it is exact up to float round-off; the
+noise z rides with the data. With corruption on, the replicas must draw different noise. Logical
+devices must be set before TensorFlow starts: the comparison runs in a fresh interpreter (this
+file's `__main__`).
 """
 
 import json
@@ -17,12 +18,12 @@ KINDS = ("ln", "ebgan_ln")
 TINY = (784, 32, 16, 10)
 
 
-def _build(kind, margin):
+def _build(kind, margin, noise_std=0.0):
     import keras
     from ebgan_tf import ladder
 
     keras.utils.set_random_seed(7)
-    net = ladder.LadderNetwork(TINY, noise_std=0.0, seed=3)
+    net = ladder.LadderNetwork(TINY, noise_std=noise_std, seed=3)
     # SGD, because Adam's first step is lr * sign(g): round-off in tiny gradients flips whole steps.
     if kind == "ln":
         model = ladder.LadderClassifier(net, reconstruction_weight=1.0)
@@ -42,10 +43,11 @@ def _variables(model):
     return [np.array(v) for v in variables]
 
 
-def _two_steps(kind, strategy, batch, margin):
+def _two_steps(kind, strategy, batch, margin, eager=False):
     import tensorflow as tf
     with strategy.scope():
         model = _build(kind, margin)
+    model.run_eagerly = eager
     initial = _variables(model)
     ds = tf.data.Dataset.from_tensors(batch).repeat(2)
     model.fit(ds, steps_per_epoch=2, epochs=1, verbose=0, shuffle=False)
@@ -76,10 +78,18 @@ def _main():
     margin = float(np.median(fake_energy))
     result = {}
     for kind in KINDS:
-        initial, single = _two_steps(kind, tf.distribute.OneDeviceStrategy("/cpu:0"), batch, margin)
+        # The single-device reference runs eagerly: two eager steps cost less than a trace.
+        initial, single = _two_steps(kind, tf.distribute.OneDeviceStrategy("/cpu:0"), batch, margin,
+                                     eager=True)
         _, split = _two_steps(kind, mirrored, batch, margin)
         result[kind] = {"max_abs_diff": max_diff(single, split),
                         "max_update": max_diff(single, initial)}
+    with mirrored.scope():
+        net = _build("ln", margin, noise_std=0.3).ladder
+    # The draw `_corrupt` makes, in each replica of one traced step.
+    draws = tf.function(lambda: mirrored.run(lambda: net.noise.normal([4])))()
+    first, second = (t.numpy() for t in mirrored.experimental_local_results(draws))
+    result["replicas_draw_the_same_noise"] = bool(np.array_equal(first, second))
     print("RESULT " + json.dumps(result))
 
 
@@ -93,6 +103,10 @@ def test_mirrored_two_replicas_equal_single_device(equivalence_report, kind):
     result = equivalence_report[kind]
     assert result["max_update"] > 1e-3, result  # Training moved the weights.
     assert result["max_abs_diff"] < 1e-5, result
+
+
+def test_mirrored_replicas_draw_their_own_corruption_noise(equivalence_report):
+    assert equivalence_report["replicas_draw_the_same_noise"] is False
 
 
 if __name__ == "__main__":

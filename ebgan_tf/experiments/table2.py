@@ -81,8 +81,10 @@ def balanced_labelled_subset(labels: np.ndarray, num_labels: int, seed: int,
 
 def to_ladder_input(images: np.ndarray) -> np.ndarray:
     """MNIST from `mnist.load_mnist_arrays(..., pad=False)` ([N, 28, 28, 1] in [-1, 1]) to the
-    permutation-invariant input: float32 [N, 784] in [0, 1], the range the ladder's noise is set for."""
-    return ((np.asarray(images, np.float32).reshape(len(images), -1) + 1.0) * 0.5).astype(np.float32)
+    permutation-invariant input: float32 [N, 784] in [0, 1], the range the ladder's noise is set
+    for."""
+    flat = np.asarray(images, np.float32).reshape(len(images), -1)
+    return ((flat + 1.0) * 0.5).astype(np.float32)
 
 
 def samples_to_images(samples: np.ndarray) -> np.ndarray:
@@ -125,7 +127,7 @@ def train_and_evaluate(cfg: LadderConfig, run_dir: Path, runtime, log_every: int
 
     train_images, train_labels, test_images, test_labels = ladder_mnist(runtime)
     keras.backend.clear_session()
-    keras.utils.set_random_seed(cfg.seed)  # Weights, corruption noise and the data order.
+    keras.utils.set_random_seed(cfg.seed)  # For any random op without a seed of its own.
     labelled = balanced_labelled_subset(train_labels, cfg.num_labels, cfg.seed)
     noise_dim = cfg.noise_dim if cfg.kind == "ebgan_ln" else None
     with distribute.make_strategy(runtime.strategy).scope():
@@ -218,16 +220,17 @@ class Table2Experiment(Experiment):
 
     @property
     def label_counts(self) -> tuple[int, ...]:
-        return tuple(self.labels or self.scale.subset["labels"])
+        return tuple(self.scale.subset["labels"] if self.labels is None else self.labels)
 
     @property
     def seeds(self) -> list[int]:
-        return list(range(self.seed, self.seed + (self.num_seeds or self.scale.num_seeds)))
+        count = self.scale.num_seeds if self.num_seeds is None else self.num_seeds
+        return list(range(self.seed, self.seed + count))
 
     def base_config(self) -> LadderConfig:
         """Every run's settings but kind, num_labels and seed."""
-        changes = dict(train_steps=self.train_steps or self.scale.train_steps,
-                       unlabelled_batch_size=self.scale.batch_size)
+        steps = self.scale.train_steps if self.train_steps is None else self.train_steps
+        changes = dict(train_steps=steps, unlabelled_batch_size=self.scale.batch_size)
         if self.margin is not None:
             changes["margin"] = self.margin
         return LadderConfig(**{**self.scale.overrides, **changes})

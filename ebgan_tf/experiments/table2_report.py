@@ -159,7 +159,8 @@ def fig10_grids(rows: list[dict], output_dir: Path) -> list[tuple[Path, str]]:
     grids = []
     for letter, r in zip("ab", chosen):
         target = output_dir / f"fig10_{letter}.png"
-        write_bytes_atomic(target, (output_dir / "trials" / r["run_id"] / SAMPLES_FILE).read_bytes())
+        samples = output_dir / "trials" / r["run_id"] / SAMPLES_FILE
+        write_bytes_atomic(target, samples.read_bytes())
         grids.append((target, f"Fig. 10 ({letter}): EBGAN-LN samples, {r['labels']} labels, "
                               f"seed {r['seed']}, after {r['train_steps']} steps"))
     return grids
@@ -192,9 +193,9 @@ def analysis_choices(experiment) -> list[str]:
         "[m − D(G(z))]⁺ (eq. 1); G minimises D(G(z)) (eq. 2), one D then one G update per step. "
         "Once m reaches 0 (after margin_decay_fraction of training) it trains as a plain LN and "
         "G's update is dropped.",
-        f"Training curves are means over rows of {experiment.log_every(spec):,} steps (EBGAN-LN: "
-        f"{experiment.log_every(spec.replace(kind='ebgan_ln')):,}, so that the margin reaching 0 "
-        "ends a row); results.csv's final costs are the last row's means.",
+        f"Training curves are means over rows of {experiment.log_every(spec.replace(kind='ln')):,} "
+        f"steps (EBGAN-LN: {experiment.log_every(spec.replace(kind='ebgan_ln')):,}, so that the "
+        "margin reaching 0 ends a row); results.csv's final costs are the last row's means.",
     ]
 
 

@@ -80,7 +80,8 @@ class LadderNetwork(keras.layers.Layer):
         self.noise_std = float(noise_std)
         sizes = self.layer_sizes
         depth = len(sizes) - 1
-        seeds = np.random.default_rng(seed).integers(0, 2**31 - 1, size=2 * depth)
+        # One seed per weight matrix, then the noise's key (drawing one more keeps the others).
+        seeds = np.random.default_rng(seed).integers(0, 2**31 - 1, size=2 * depth + 1)
 
         def matrix(n_in, n_out, name, s):
             # N(0, 1/n_in), as in the reference ladder implementations.
@@ -107,6 +108,11 @@ class LadderNetwork(keras.layers.Layer):
         self.population_variance = [
             self.add_weight(shape=(sizes[l],), initializer="ones", trainable=False,
                             name=f"pop_var{l}") for l in range(1, depth + 1)]
+        # The corruption noise comes from a counter-based generator whose state is a variable of
+        # this layer's checkpoint, so a run restored from a checkpoint draws what an
+        # uninterrupted run draws; created in a strategy's scope, each replica draws its own.
+        self.noise = tf.random.Generator.from_key_counter(key=int(seeds[-1]), counter=[0, 0],
+                                                          alg="philox")
         self.built = True
 
     @property
@@ -116,8 +122,7 @@ class LadderNetwork(keras.layers.Layer):
     def _corrupt(self, x, noise_std):
         if noise_std == 0.0:
             return x
-        # Op-level random: works in every replica context; reproducible under a global seed.
-        return x + noise_std * tf.random.normal(tf.shape(x))
+        return x + noise_std * self.noise.normal(tf.shape(x))
 
     def encode(self, x, noise_std: float, population_stats: bool = False):
         """Runs the encoder. Returns (logits [B, 10], z_tilde per layer 0..L, top softmax)."""
