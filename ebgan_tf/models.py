@@ -40,9 +40,8 @@ class AdversarialModel(keras.Model):
     """Shared skeleton: the two networks, optimizers, noise and the D-then-G `train_step`.
 
     Subclasses define `discriminator_loss(real, fake)` and `generator_loss(fake)`, each returning
-    a loss already reduced for replicas (`tf.nn.compute_average_loss`) and what to log. D's logs
-    are reduced after both updates, so a model whose D draws op-seeded random numbers (the
-    ladder's corruption) creates its ops in the order its numbers were first made in.
+    a loss already reduced for replicas (`tf.nn.compute_average_loss`) and what to log; D's
+    logged tensors are reduced by `discriminator_logs` once both updates are done.
     """
 
     tracker_names: tuple[str, ...] = ("d_loss", "g_loss")
@@ -140,7 +139,9 @@ class EBGAN(AdversarialModel):
         defaults are the paper's.
     """
 
-    tracker_names = ("d_loss", "g_loss", "real_energy", "fake_energy", "pt")
+    # hinge_active: P[D(G(z)) < m] over D's fake batch, the fraction of fakes the hinge of eq. 1
+    # still pushes up (per sample, whatever `hinge`); a log only, last so no column moves.
+    tracker_names = ("d_loss", "g_loss", "real_energy", "fake_energy", "pt", "hinge_active")
 
     def __init__(self, generator, discriminator, margin: float = 10.0, pt_weight: float = 0.0,
                  energy_reduction: str = "l2", hinge: str = "per_sample", pt_squared: bool = True,
@@ -166,8 +167,9 @@ class EBGAN(AdversarialModel):
         fake_energy, _ = self.energy(fake)
         per_example = losses.ebgan_discriminator_loss(real_energy, fake_energy, self.margin,
                                                       self.hinge)
-        return tf.nn.compute_average_loss(per_example), {"d_loss": per_example,
-                                                         "real_energy": real_energy}
+        return tf.nn.compute_average_loss(per_example), {
+            "d_loss": per_example, "real_energy": real_energy,
+            "hinge_active": tf.cast(fake_energy < self.margin, tf.float32)}
 
     def generator_loss(self, fake):
         fake_energy, code = self.energy(fake)

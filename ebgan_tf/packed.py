@@ -155,7 +155,8 @@ class PackedAdversarialModel(keras.Model):
         self.pt_weights = _vector([c.effective_pt_weight for c in configs])
         self.uses_pt = any(c.effective_pt_weight for c in configs)
         self.alive = tf.Variable(tf.ones([k], tf.bool), trainable=False, name="alive")
-        names = (("d_loss", "g_loss", "real_energy", "fake_energy", "pt") if self.is_ebgan
+        names = (("d_loss", "g_loss", "real_energy", "fake_energy", "pt", "hinge_active")
+                 if self.is_ebgan
                  else ("d_loss", "g_loss", "real_prob", "fake_prob"))
         self.trackers = {name: PerTrialMean(k, name) for name in names}
         self.built = True
@@ -228,7 +229,10 @@ class PackedAdversarialModel(keras.Model):
                 fake_energy, _ = self._energy(fake)
                 per_example = losses.ebgan_discriminator_loss(
                     real_energy, fake_energy, self.margins[:, None], self.hinge)
-                logs = {"real_energy": tf.reduce_mean(real_energy, axis=1)}
+                logs = {"real_energy": tf.reduce_mean(real_energy, axis=1),
+                        # As the unpacked EBGAN logs it: P[D(G(z)) < m] per trial.
+                        "hinge_active": tf.reduce_mean(tf.cast(
+                            fake_energy < self.margins[:, None], tf.float32), axis=1)}
             else:
                 real_logits = self.discriminator(real, training=True)
                 fake_logits = self.discriminator(fake, training=True)

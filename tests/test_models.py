@@ -81,7 +81,7 @@ def test_d_update_touches_only_d_and_g_update_only_g(kind):
 def test_train_step_logs_every_tracker():
     model = models.build_model(config.MLPConfig(kind="ebgan_pt", **SMALL))
     logs = model.train_on_batch(_batch(), return_dict=True)
-    assert set(logs) == {"d_loss", "g_loss", "real_energy", "fake_energy", "pt"}
+    assert set(logs) == {"d_loss", "g_loss", "real_energy", "fake_energy", "pt", "hinge_active"}
     assert all(np.isfinite(v) for v in logs.values())
     assert 0.0 <= logs["pt"] <= 1.0
     # G's loss includes the weighted PT on top of the fake energy.

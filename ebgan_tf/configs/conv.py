@@ -101,6 +101,18 @@ def generator_input_sizes(generator_specs) -> list[int]:
     return sizes
 
 
+def residual_rms(margin: float, image_size: int, channels: int = 3) -> float:
+    """The per-value RMS residual r a margin stands for under eq. 13's L2 energy:
+    D(x) = r · √(H·W·C) (docs/margin_scaling.md)."""
+    return margin / math.sqrt(image_size * image_size * channels)
+
+
+def margin_for(rms: float, image_size: int, channels: int = 3) -> float:
+    """The margin that stands for the per-value RMS residual `rms` at this size: the inverse of
+    `residual_rms`, so a margin carries over between sizes as m · √(pixels × channels)."""
+    return rms * math.sqrt(image_size * image_size * channels)
+
+
 def hidden_width(filters: int, is_output: bool, width_divisor: int) -> int:
     """A layer's output maps: smoke runs shrink every hidden width; an output keeps its count
     (the image's channels, or one logit)."""

@@ -1,6 +1,7 @@
 """RGB image data for the convolutional experiments: LSUN bedroom, CelebA, ImageNet (and its dog
-subset), from TFDS or a local folder of JPEG/PNG files, as `tf.data` pipelines of
-`(images [B, S, S, 3] float32 in [-1, 1], noise [B, noise_dim])` batches.
+subset), from TFDS or a local folder of JPEG/PNG files, and MNIST upsampled (the one real data set
+on a machine without the others, scored by the suite's MNIST classifier), as `tf.data` pipelines
+of `(images [B, S, S, 3] float32 in [-1, 1], noise [B, noise_dim])` batches.
 
 Sources (`--data_source`):
   local  `<data_dir>/<name>/`, searched recursively for *.jpg / *.jpeg / *.png (any case), read in
@@ -10,6 +11,8 @@ Sources (`--data_source`):
          data dir). LSUN and CelebA download when online; offline they fail in seconds.
          ImageNet needs TFDS's manual download.
   auto   local when `<data_dir>/<name>/` exists, else TFDS.
+MNIST is read by `ebgan_tf.data.mnist` (the IDX files under `<data_dir>/mnist/`, checked, or TFDS,
+by the same `--data_source` rule) and held in memory.
 
 Preprocessing (`ebgan_tf.configs.conv.Preprocessing`; the paper gives only the sizes, so the rest
 follows DCGAN practice):
@@ -20,6 +23,11 @@ follows DCGAN practice):
   CelebA              the aligned 178×218 images, a central 108×108 crop (the face), resized to
                       64×64 (DCGAN-tensorflow's CelebA convention; a choice).
   ImageNet            the largest central square, resized to 128×128 or 256×256.
+  MNIST               the 60,000 training digits padded to 32×32 (the MNIST classifier's input),
+                      grey repeated in 3 channels, resized to 64×64 or 128×128: an exact 2× or 4×
+                      upsampling, which a 2×2 (4×4) mean and a channel mean undo up to a blur.
+                      Three channels, not a 1-channel variant of the networks, so that the runs
+                      train exactly the networks a user points at CelebA or ImageNet.
 Resizing is bilinear with antialiasing; pixels map linearly from [0, 255] to [-1, 1].
 
 Determinism and resumption: the file order is shuffled by a seeded shuffle, each example's random
@@ -39,6 +47,7 @@ import tensorflow as tf
 
 from ebgan_tf.configs.conv import Preprocessing  # noqa: F401  (a setting; re-exported here)
 from ebgan_tf.data import DATA_DIR_ENV, DATA_SOURCES, reachable, resolve_data_dir
+from ebgan_tf.data import mnist
 from ebgan_tf.data.mnist import synthetic_images
 from ebgan_tf.data.streams import with_noise
 from ebgan_tf.errors import DataError
@@ -56,6 +65,7 @@ class ImageSource:
     tfds_name: str | None
     download_host: tuple[str, int] | None = None  # Probed before a TFDS download.
     classes: str | None = None  # "imagenet_dogs": keep the 118 dog classes.
+    in_memory: str | None = None  # "synthetic" or "mnist": arrays, not files.
 
 
 SOURCES = {
@@ -64,7 +74,10 @@ SOURCES = {
     "imagenet2012": ImageSource("imagenet2012", "ImageNet-1k (ILSVRC 2012)", "imagenet2012"),
     "imagenet_dogs": ImageSource("imagenet_dogs", "ImageNet dog subset (118 classes)",
                                  "imagenet2012", classes="imagenet_dogs"),
-    "synthetic": ImageSource("synthetic", "synthetic blobs (smoke tests)", None),
+    "mnist": ImageSource("mnist", "MNIST training digits (28×28 padded to 32×32, grey repeated "
+                         "in 3 channels)", None, in_memory="mnist"),
+    "synthetic": ImageSource("synthetic", "synthetic blobs (smoke tests)", None,
+                             in_memory="synthetic"),
 }
 
 
@@ -90,6 +103,15 @@ def preprocess(image, preprocessing: Preprocessing, seed):
 def decode(encoded):
     """JPEG/PNG bytes -> uint8 [H, W, 3] (grey images are repeated to three channels)."""
     return tf.io.decode_image(encoded, channels=3, expand_animations=False)
+
+
+def mnist_digits(data_dir=None, data_source: str = "auto") -> np.ndarray:
+    """The 60,000 MNIST training digits as uint8 [N, 32, 32, 1], padded with background (0).
+
+    Raises `DataError` (one line) for missing, altered or unreachable files."""
+    digits, _ = mnist.load_mnist_arrays("train", data_dir, pad=True, data_source=data_source)
+    # The loader's [-1, 1] floats are u * 2/255 - 1 for uint8 u: rounding recovers u exactly.
+    return np.round((digits + 1.0) * 127.5).astype(np.uint8)
 
 
 def dog_wnids() -> list[str]:
@@ -196,7 +218,8 @@ def image_stream(source_name: str, preprocessing: Preprocessing, batch_size: int
     """An endless stream of `(images [B, S, S, 3] float32 in [-1, 1], noise [B, noise_dim])`.
 
     Args:
-      source_name: a key of `SOURCES` ("synthetic" needs no data: `num_synthetic` Gaussian blobs).
+      source_name: a key of `SOURCES` ("synthetic" needs no data: `num_synthetic` Gaussian blobs;
+        "mnist" reads `<data_dir>/mnist/`).
       preprocessing: crop/resize settings (module docstring).
       batch_size: the global batch size.
       seed: shuffles the files and keys each example's crop and each batch's noise.
@@ -213,7 +236,11 @@ def image_stream(source_name: str, preprocessing: Preprocessing, batch_size: int
         raise DataError(f"unknown data set {source_name!r}; choose one of {sorted(SOURCES)}.")
     source = SOURCES[source_name]
     folder = resolve_data_dir(data_dir)
-    if source.tfds_name is None:
+    if source.in_memory == "mnist":
+        digits = mnist_digits(folder, data_source)
+        encoded = tf.data.Dataset.from_tensor_slices(digits)
+        decode_fn, buffer = tf.image.grayscale_to_rgb, len(digits)
+    elif source.in_memory == "synthetic":
         side = preprocessing.load_size or preprocessing.image_size
         images = synthetic_images(num_synthetic, side, side, 3, seed=seed)
         encoded = tf.data.Dataset.from_tensor_slices(

@@ -167,7 +167,7 @@ class ConvRun:
 class ConvFigures(Experiment):
     """One figure pair: its models (`kinds`) at a scale, trained and reported side by side.
 
-    name: a key of FIGURES (also the report folder, reports/<name>/).
+    name: a key of `figures` (also the report folder, reports/<name>/).
     scale: "smoke", "cpu", "paper" or a `Scale` (its `overrides` set ConvConfig fields).
     margin: None takes the figure's (recalled) margin.
     train_steps: None takes the scale's; a number is rounded up to whole metrics rows.
@@ -184,12 +184,16 @@ class ConvFigures(Experiment):
     source: str | None = None
     resumable = True
     hparam_metrics = EVALUATION
+    # The experiment's tables (class attributes, not fields): a subclass brings its own data sets
+    # (`ebgan_tf.experiments.conv_mnist`) and inherits the rest.
+    figures = FIGURES
+    scales = SCALES
 
     def __post_init__(self):
-        if self.name not in FIGURES:
-            raise ValueError(f"unknown figure {self.name!r}; choose one of {sorted(FIGURES)}")
+        if self.name not in self.figures:
+            raise ValueError(f"unknown figure {self.name!r}; choose one of {sorted(self.figures)}")
         if isinstance(self.scale, str):
-            object.__setattr__(self, "scale", pick(SCALES[self.name], self.scale))
+            object.__setattr__(self, "scale", pick(self.scales[self.name], self.scale))
         kinds = tuple(dict.fromkeys(self.kinds))
         if not kinds or any(k not in KINDS for k in kinds):
             raise ValueError(f"--models must be a non-empty subset of {','.join(KINDS)}, got "
@@ -201,7 +205,7 @@ class ConvFigures(Experiment):
 
     @property
     def figure(self) -> Figure:
-        return FIGURES[self.name]
+        return self.figures[self.name]
 
     def specs(self) -> list[ConvRun]:
         figure, scale = self.figure, self.scale

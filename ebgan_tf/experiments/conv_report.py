@@ -14,7 +14,7 @@ from pathlib import Path
 from ebgan_tf import step_cost
 from ebgan_tf.atomic_files import write_bytes_atomic
 from ebgan_tf.configs.scales import SCALE_NAMES
-from ebgan_tf.experiments.conv_figures import EVALUATION, KIND_TITLES, SCALES, ConvFigures
+from ebgan_tf.experiments.conv_figures import EVALUATION, KIND_TITLES, ConvFigures
 from ebgan_tf.experiments.conv_run import DATA_FILE, SAMPLES_FILE
 from ebgan_tf.reporting import html, plots
 from ebgan_tf.runs.experiment import Page, ReportContext
@@ -75,7 +75,8 @@ def sample_section(experiment: ConvFigures, rows: list[dict], output_dir: Path) 
 
 
 def draw_curves(experiment: ConvFigures, rows: list[dict], output_dir: Path) -> Path | None:
-    """Per model, its metrics.csv: EBGANs' mean energies with the margin, DCGAN's losses."""
+    """Per model, its metrics.csv: EBGANs' mean energies with the margin and, on a second axis,
+    the hinge-active fraction P[D(G(z)) < m]; DCGAN's losses."""
     import pandas as pd
 
     store = RunStore(output_dir)
@@ -96,9 +97,18 @@ def draw_curves(experiment: ConvFigures, rows: list[dict], output_dir: Path) -> 
         if row["kind"] != "dcgan":
             ax.axhline(row["margin"], color="grey", linestyle="--",
                        label=f"margin m = {row['margin']:g}")
+        handles, labels = ax.get_legend_handles_labels()
+        if "hinge_active" in metrics:
+            twin = ax.twinx()
+            twin.plot(metrics["step"], metrics["hinge_active"], ":", color="black",
+                      label="P[D(G(z)) < m] (right axis)")
+            twin.set_ylim(-0.05, 1.05)
+            twin.grid(False)
+            more = twin.get_legend_handles_labels()
+            handles, labels = handles + more[0], labels + more[1]
         ax.set_xlabel("step")
         ax.set_title(row["model"])
-        ax.legend(fontsize=8)
+        ax.legend(handles, labels, fontsize=8)
     return plots.save_figure(fig, output_dir / "training_curves.png")
 
 
@@ -120,7 +130,9 @@ def training_section(experiment: ConvFigures, rows: list[dict], output_dir: Path
     curves = draw_curves(experiment, rows, output_dir)
     if curves is not None:
         blocks.append(html.figure(curves, "Training curves, one point per metrics row (EBGANs: "
-                                          "mean energies and the margin; DCGAN: losses)."))
+                                          "mean energies and the margin, and on the right axis "
+                                          "the fraction of D's fake batch below the margin, "
+                                          "P[D(G(z)) < m]; DCGAN: losses)."))
     return html.Section("Training", blocks)
 
 
@@ -167,8 +179,8 @@ def settings_section(experiment: ConvFigures) -> html.Section:
 def budget_section(experiment: ConvFigures) -> html.Section:
     rows = []
     for scale_name in SCALE_NAMES:
-        other = ConvFigures(experiment.name, SCALES[experiment.name][scale_name],
-                            experiment.kinds, experiment.seed, experiment.margin)
+        other = type(experiment)(experiment.name, experiment.scales[experiment.name][scale_name],
+                                 experiment.kinds, experiment.seed, experiment.margin)
         for spec in other.specs():
             cfg = spec.config
             rows.append({"scale": scale_name, "model": KIND_TITLES[cfg.kind],

@@ -66,8 +66,12 @@ def save_generator(generator, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def train_and_evaluate(run, run_dir: Path, runtime) -> dict:
-    """Trains `run` (a `ConvRun`) in `run_dir` and evaluates it; returns its outcome."""
+def train_and_evaluate(run, run_dir: Path, runtime, monitor=None) -> dict:
+    """Trains `run` (a `ConvRun`) in `run_dir` and evaluates it; returns its outcome.
+
+    `monitor(model)`, if given, returns the `on_step(step)` that the training loop calls with the
+    step it starts from and after every metrics row (`ebgan_tf.runs.train`): how an experiment
+    scores the generator during training (`ebgan_tf.experiments.conv_mnist`)."""
     import keras
 
     from ebgan_tf import distribute
@@ -76,12 +80,12 @@ def train_and_evaluate(run, run_dir: Path, runtime) -> dict:
     keras.utils.set_random_seed(run.config.seed)  # The same initial weights on every (re)run.
     distribute.set_mixed_precision(run.precision == "mixed")
     try:
-        return _train_and_evaluate(run, Path(run_dir), runtime)
+        return _train_and_evaluate(run, Path(run_dir), runtime, monitor)
     finally:
         distribute.set_mixed_precision(False)
 
 
-def _train_and_evaluate(run, run_dir: Path, runtime) -> dict:
+def _train_and_evaluate(run, run_dir: Path, runtime, monitor) -> dict:
     import tensorflow as tf
 
     from ebgan_tf import distribute, models
@@ -102,7 +106,8 @@ def _train_and_evaluate(run, run_dir: Path, runtime) -> dict:
         model = models.build_model(cfg, jit_compile=runtime.jit_compile,
                                    steps_per_execution=runtime.steps_per_execution or 1)
     try:
-        log = train.train(model, stream, run_dir, cfg.train_steps, run.log_every, checkpoint=True)
+        log = train.train(model, stream, run_dir, cfg.train_steps, run.log_every, checkpoint=True,
+                          on_step=monitor(model) if monitor is not None else None)
     except tf.errors.InvalidArgumentError as e:
         # A file that fails to decode mid-stream (the data check reads only the first).
         first = e.message.strip().splitlines()[0][:200] if e.message.strip() else ""
