@@ -20,50 +20,29 @@ KINDS = ("ebgan_pt",)
 STEPS = 1
 
 
-def _variables_after_training(kind, strategy, images, noise):
+def _build(kind):
     import keras
-    import numpy as np
-    import tensorflow as tf
     from ebgan_tf import models
     from ebgan_tf.experiments.conv_figures import ConvFigures
 
     smoke = ConvFigures("fig6_fig14_celeba", "smoke", kinds=(kind,)).specs()[0].config
-    cfg = smoke.replace(width_divisor=32, batch_size=8)
     keras.utils.set_random_seed(7)
-    with strategy.scope():
-        model = models.build_model(cfg)
-        # SGD: Adam's first step is lr * sign(g), which turns round-off into whole steps.
-        model.compile(d_optimizer=keras.optimizers.SGD(0.01), g_optimizer=keras.optimizers.SGD(0.01))
-    initial = [np.array(v) for v in model.generator.variables + model.discriminator.variables]
-    ds = tf.data.Dataset.from_tensors((images, noise)).repeat(STEPS)
-    model.fit(ds, steps_per_epoch=STEPS, epochs=1, verbose=0)
-    final = [np.array(v) for v in model.generator.variables + model.discriminator.variables]
-    return initial, final
+    model = models.build_model(smoke.replace(width_divisor=32, batch_size=8))
+    # SGD: Adam's first step is lr * sign(g), which turns round-off into whole steps.
+    model.compile(d_optimizer=keras.optimizers.SGD(0.01), g_optimizer=keras.optimizers.SGD(0.01))
+    return model
 
 
 def _main():
-    from ebgan_tf import distribute
-    distribute.configure_logical_cpus(2)
+    fresh_interpreter.start_two_logical_cpus()
     import numpy as np
-    import tensorflow as tf
 
     rng = np.random.default_rng(0)
-    images = rng.uniform(-1, 1, (8, 64, 64, 3)).astype(np.float32)
-    noise = rng.standard_normal((8, 100)).astype(np.float32)
-    mirrored = distribute.make_strategy("mirrored")
-    assert mirrored.num_replicas_in_sync == 2
-
-    def max_diff(xs, ys):
-        return max(float(np.max(np.abs(a - b))) for a, b in zip(xs, ys))
-
-    out = {}
-    for kind in KINDS:
-        initial, single = _variables_after_training(
-            kind, tf.distribute.OneDeviceStrategy("/cpu:0"), images, noise)
-        _, split = _variables_after_training(kind, mirrored, images, noise)
-        scale = max(float(np.max(np.abs(a))) for a in single)
-        out[kind] = {"max_abs_diff": max_diff(single, split), "max_update": max_diff(single, initial),
-                     "scale": scale}
+    batch = (rng.uniform(-1, 1, (8, 64, 64, 3)).astype(np.float32),
+             rng.standard_normal((8, 100)).astype(np.float32))
+    out = {kind: fresh_interpreter.mirrored_equivalence(
+        lambda kind=kind: _build(kind), batch, STEPS,
+        variables=lambda m: m.generator.variables + m.discriminator.variables) for kind in KINDS}
     print("RESULT " + json.dumps(out))
 
 

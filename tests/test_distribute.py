@@ -13,21 +13,6 @@ import fresh_interpreter
 KINDS = ("ebgan", "ebgan_pt", "gan")
 
 
-def _one_step_variables(kind, strategy, images, noise):
-    import numpy as np
-    import keras
-    from ebgan_tf import models
-
-    cfg = _config(kind)
-    keras.utils.set_random_seed(7)  # Identical initial weights for both runs.
-    with strategy.scope():
-        model = models.build_model(cfg)
-    import tensorflow as tf
-    ds = tf.data.Dataset.from_tensors((images, noise)).repeat(2)
-    model.fit(ds, steps_per_epoch=2, epochs=1, verbose=0, shuffle=False)
-    return [np.array(v) for v in model.generator.variables + model.discriminator.variables]
-
-
 def _config(kind):
     from ebgan_tf.configs import mlp as config
     # SGD, because Adam's first step is lr * sign(g): float round-off in near-zero gradients
@@ -36,40 +21,36 @@ def _config(kind):
                             optim_d="sgd", optim_g="sgd", lr=0.1, seed=3)
 
 
+def _build(kind):
+    import keras
+
+    from ebgan_tf import models
+    keras.utils.set_random_seed(7)  # Identical initial weights for both runs.
+    return models.build_model(_config(kind))
+
+
+def _weights(model):
+    return model.generator.variables + model.discriminator.variables
+
+
 def _main():
-    from ebgan_tf import distribute
-    distribute.configure_logical_cpus(2)
+    fresh_interpreter.start_two_logical_cpus()
     import numpy as np
     import tensorflow as tf
     from ebgan_tf.data import mnist as data
 
-    images = data.synthetic_images(16, seed=1)
-    noise = np.random.default_rng(2).normal(size=(16, 100)).astype(np.float32)
-    mirrored = distribute.make_strategy("mirrored")
-    assert mirrored.num_replicas_in_sync == 2, mirrored.num_replicas_in_sync
-    def max_diff(xs, ys):
-        return max(float(np.max(np.abs(a - b))) for a, b in zip(xs, ys))
-
-    report, single = {}, {}
-    for kind in KINDS:
-        single[kind] = _one_step_variables(kind, tf.distribute.OneDeviceStrategy("/cpu:0"),
-                                           images, noise)
-        split = _one_step_variables(kind, mirrored, images, noise)
-        report[kind] = {"max_abs_diff": max_diff(single[kind], split),
-                        "max_update": max_diff(single[kind], _initial(kind))}
+    batch = (data.synthetic_images(16, seed=1),
+             np.random.default_rng(2).normal(size=(16, 100)).astype(np.float32))
+    report = {kind: fresh_interpreter.mirrored_equivalence(
+        lambda kind=kind: _build(kind), batch, steps=2, variables=_weights) for kind in KINDS}
     # The PT must change the result, else its cross-replica handling goes untested.
-    report["ebgan_pt"]["pt_effect"] = max_diff(single["ebgan"], single["ebgan_pt"])
+    pt, plain = (_build(kind) for kind in ("ebgan_pt", "ebgan"))
+    for model in (pt, plain):
+        model.fit(tf.data.Dataset.from_tensors(batch).repeat(2), steps_per_epoch=2, epochs=1,
+                  verbose=0)
+    report["ebgan_pt"]["pt_effect"] = max(float(np.max(np.abs(np.array(a) - np.array(b))))
+                                          for a, b in zip(_weights(pt), _weights(plain)))
     print("RESULT " + json.dumps(report))
-
-
-def _initial(kind):
-    import keras
-    import numpy as np
-    from ebgan_tf import models
-    cfg = _config(kind)
-    keras.utils.set_random_seed(7)
-    model = models.build_model(cfg)
-    return [np.array(v) for v in model.generator.variables + model.discriminator.variables]
 
 
 @pytest.fixture(scope="module")

@@ -36,27 +36,14 @@ def _build(kind, margin, noise_std=0.0):
 
 
 def _variables(model):
-    import numpy as np
     variables = list(model.ladder.variables)
     if hasattr(model, "generator"):
         variables += list(model.generator.variables)
-    return [np.array(v) for v in variables]
-
-
-def _two_steps(kind, strategy, batch, margin, eager=False):
-    import tensorflow as tf
-    with strategy.scope():
-        model = _build(kind, margin)
-    model.run_eagerly = eager
-    initial = _variables(model)
-    ds = tf.data.Dataset.from_tensors(batch).repeat(2)
-    model.fit(ds, steps_per_epoch=2, epochs=1, verbose=0, shuffle=False)
-    return initial, _variables(model)
+    return variables
 
 
 def _main():
-    from ebgan_tf import distribute
-    distribute.configure_logical_cpus(2)
+    fresh_interpreter.start_two_logical_cpus()
     import numpy as np
     import tensorflow as tf
 
@@ -65,25 +52,17 @@ def _main():
              "labels": rng.integers(0, 10, 20).astype(np.int32),
              "unlabelled": rng.uniform(0, 1, (24, 784)).astype(np.float32),
              "noise": rng.normal(size=(24, 8)).astype(np.float32)}
-    mirrored = distribute.make_strategy("mirrored")
-    assert mirrored.num_replicas_in_sync == 2, mirrored.num_replicas_in_sync
-
-    def max_diff(xs, ys):
-        return max(float(np.max(np.abs(a - b))) for a, b in zip(xs, ys))
+    mirrored = fresh_interpreter.mirrored_strategy()
 
     # The margin is the median initial fake energy, so the hinge is active for half of the batch:
     # its per-sample handling across replicas is exercised.
     probe = _build("ebgan_ln", 0.0)
     fake_energy = probe.ladder.energy(probe.generator(batch["noise"], training=True), 1.0).numpy()
     margin = float(np.median(fake_energy))
-    result = {}
-    for kind in KINDS:
-        # The single-device reference runs eagerly: two eager steps cost less than a trace.
-        initial, single = _two_steps(kind, tf.distribute.OneDeviceStrategy("/cpu:0"), batch, margin,
-                                     eager=True)
-        _, split = _two_steps(kind, mirrored, batch, margin)
-        result[kind] = {"max_abs_diff": max_diff(single, split),
-                        "max_update": max_diff(single, initial)}
+    # The single-device reference runs eagerly: two eager steps cost less than a trace.
+    result = {kind: fresh_interpreter.mirrored_equivalence(
+        lambda kind=kind: _build(kind, margin), batch, steps=2, variables=_variables,
+        eager_reference=True) for kind in KINDS}
     with mirrored.scope():
         net = _build("ln", margin, noise_std=0.3).ladder
     # The draw `_corrupt` makes, in each replica of one traced step.
