@@ -203,3 +203,9 @@ def test_histogram_scores_count_diverged_as_zero_and_drop_failed():
     np.testing.assert_array_equal(
         grid_report.histogram_scores(frame, "gan", lr=1e-3, optim_d="adam", optim_g="adam"),
         [1.0, 0.0, 0.5])
+
+
+def test_l1_to_paper_sums_the_point_differences_of_the_read_bins():
+    ours = np.array([50.0, 30.0, 10.0, 10.0])
+    assert grid_report.l1_to_paper(ours, (56, 29, 7)) == pytest.approx(6 + 1 + 3)
+    assert grid_report.l1_to_paper(ours, (50, 30, 10)) == 0.0

@@ -114,6 +114,13 @@ def _verdict_cell(check: dict) -> str:
         "yes" if check["holds"] else "no")
 
 
+def l1_to_paper(ours_percent, paper_percent) -> float:
+    """Percentage points between our first bins and the paper's readings of them: sum |ours - paper|
+    over the bins the paper was read at (its first three). 0 is the paper's histogram head."""
+    paper = np.asarray(paper_percent, np.float64)
+    return float(np.abs(np.asarray(ours_percent, np.float64)[:len(paper)] - paper).sum())
+
+
 def fig2_table(frame) -> list[dict]:
     rows = []
     for key, panel in PAPER_FIG2.items():
@@ -126,6 +133,7 @@ def fig2_table(frame) -> list[dict]:
                 "panel": panel["title"], "model": KIND_LABELS[kind], "runs": len(scores),
                 "bins 1-3 (paper), %": "/".join(f"{v:g}" for v in panel[kind]),
                 "bins 1-3 (ours), %": "/".join(f"{v:.0f}" for v in ours[:3]),
+                "L1 to the paper, points": l1_to_paper(ours, panel[kind]),
                 "rest (ours), %": round(float(ours[3:].sum()), 1),
                 "median score": float(np.median(scores)) if len(scores) else float("nan"),
                 "P(EBGAN > GAN)": check["p_ebgan_gt_gan"],
@@ -147,6 +155,7 @@ def fig3_table(frame) -> list[dict]:
                 "GAN bins 1-3 (paper), %": "/".join(f"{v:g}" for v in
                                                   PAPER_FIG3_GAN[(lr, optim_d, optim_g)]),
                 "GAN bins 1-3 (ours), %": "/".join(f"{v:.0f}" for v in ours[:3]),
+                "L1 to the paper, points": l1_to_paper(ours, PAPER_FIG3_GAN[(lr, optim_d, optim_g)]),
                 "GAN median": float(np.median(gan)) if len(gan) else float("nan"),
                 "P(EBGAN > GAN)": check["p_ebgan_gt_gan"],
                 "claim holds": _verdict_cell(check),
