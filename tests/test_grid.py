@@ -110,6 +110,12 @@ def test_trial_writes_its_folder_result_last_and_never_reruns(mnist_data_dir, tm
     assert result["nLayerG"] == 2 and result["optimD"] == "adam"  # The paper's names.
     log = (folder / "metrics.csv").read_text().splitlines()
     assert log[0].startswith("step,elapsed_s") and len(log) == 3  # Header + one row per 10 steps.
+    # The hinge columns come from metrics.csv's hinge_active rows: the early window (25 % of 20
+    # steps) is the first row, the overall fraction the mean of both rows of 10 steps.
+    active = [float(line.split(",")[log[0].split(",").index("hinge_active")]) for line in log[1:]]
+    assert result["hinge_active_early"] == pytest.approx(active[0])
+    assert result["hinge_active_overall"] == pytest.approx(sum(active) / 2)
+    assert result["hinge_verdict"] in ("engaged", "saturated", "inert")
     # Finished: a second call returns the record without touching the folder.
     stamp = (folder / "metrics.csv").stat().st_mtime_ns
     assert _run_trial(trial, tmp_path, runtime) == result

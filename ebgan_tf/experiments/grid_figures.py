@@ -18,7 +18,7 @@ import numpy as np
 
 from ebgan_tf.experiments.mnist_trials import RANK_SCORE, SAMPLES_FILE
 from ebgan_tf.metrics import HISTOGRAM_SCORE
-from ebgan_tf.reporting import html, plots
+from ebgan_tf.reporting import hinge, html, plots
 from ebgan_tf.runs.experiment import Page
 from ebgan_tf.runs.store import STATUSES
 
@@ -255,12 +255,22 @@ def _summary_section(frame, experiment, runs: list[dict]) -> html.Section:
         counts.append({"model": label, "trials": len(rows),
                        **{s: int((rows["status"] == s).sum()) for s in STATUSES},
                        "mean wall time per trial, s": float(rows["wall_time_s"].mean())
-                       if len(rows) else float("nan")})
+                       if len(rows) else float("nan"),
+                       **{f"hinge {v}": int((rows["hinge_verdict"] == v).sum())
+                          if kind != "gan" and "hinge_verdict" in rows else ""
+                          for v in ("engaged", "saturated", "inert")}})
     checks = [claim_check(histogram_scores(frame, "ebgan", p["max_layers"]),
                           histogram_scores(frame, "gan", p["max_layers"]))
               for p in PAPER_FIG2.values()]
     blocks = [html.paragraph(experiment.summary()),
               html.table(counts),
+              html.paragraph(
+                  "Hinge: whether each EBGAN's margin acted, from the fraction of fakes with "
+                  f"D(G(z)) < m logged every row (reporting.hinge): inert when under "
+                  f"{hinge.MIN_EARLY_ACTIVE:.0%} of fakes fell under the margin in the first "
+                  f"{hinge.EARLY_FRACTION:.0%} of the steps (not an EBGAN), saturated when over "
+                  f"{hinge.MAX_ACTIVE:.0%} did over the whole run, else engaged; a trial that "
+                  "diverged or predates the tracker is in none of the three."),
               html.paragraph(
                   "Every invocation of the grid on this folder (a rerun only runs what is "
                   f"missing); the trials' own wall times add up to "

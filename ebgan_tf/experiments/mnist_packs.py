@@ -82,7 +82,7 @@ def train_and_score_pack(trials: list[Trial], folders: list, runtime) -> list[di
         folders, cfg.train_steps, first.log_every)
     phases.lap("train")
     outcomes = [{"final_metrics": log.final, "steps_run": log.steps_done,
-                 "phases_s": phases.seconds} for log in logs]
+                 "phases_s": phases.seconds, "rows": log.rows} for log in logs]
     rng = np.random.default_rng(first.eval_seed)
     noise = rng.standard_normal((SAMPLE_ROWS * SAMPLE_COLS, cfg.noise_dim)).astype(np.float32)
     samples = model.generate(noise).numpy()

@@ -34,7 +34,8 @@ RESULT_COLUMNS = [
     "trial_id", "kind", "status", "log_is", "i_prime", "inception_score", "frechet_distance",
     "nLayerG", "nLayerD", "sizeG", "sizeD", "dropoutD", "optimD", "optimG", "lr", "margin",
     "seed", "steps", "batch_size", "num_eval_samples", "precision", "wall_time_s",
-    "real_energy", "fake_energy", "d_loss", "g_loss", "reason",
+    "real_energy", "fake_energy", "d_loss", "g_loss", "hinge_active_early", "hinge_active_overall",
+    "hinge_verdict", "reason",
 ]
 
 
@@ -126,7 +127,8 @@ def train_and_score(trial: Trial, folder: Path, runtime) -> dict:
     finally:
         distribute.set_mixed_precision(False)
     phases.lap("train")
-    outcome = {"final_metrics": log.final, "steps_run": log.steps_done, "phases_s": phases.seconds}
+    outcome = {"final_metrics": log.final, "steps_run": log.steps_done, "phases_s": phases.seconds,
+               "rows": log.rows}
     if log.diverged:
         return {**outcome, "status": "diverged",
                 "reason": f"non-finite training loss by step {log.steps_done}"}
@@ -168,9 +170,13 @@ class PhaseTimer:
 
 
 def result_record(trial: Trial, outcome: dict, wall_time_s: float) -> dict:
+    from ebgan_tf.reporting.hinge import hinge_verdict
+
     cfg = trial.config
     scores = outcome.get("scores", {})
     final = outcome.get("final_metrics", {})
+    # Was it an EBGAN? (the hinge must engage: reporting.hinge); GANs have no margin.
+    hinge = hinge_verdict(outcome.get("rows", [])) if cfg.is_ebgan else None
     return {
         "trial_id": trial.trial_id, "run_id": trial.trial_id, "kind": cfg.kind,
         "status": outcome["status"], "reason": outcome.get("reason", ""),
@@ -182,6 +188,9 @@ def result_record(trial: Trial, outcome: dict, wall_time_s: float) -> dict:
         "precision": trial.precision, "wall_time_s": round(wall_time_s, 2),
         **{name: final.get(name, float("nan"))
            for name in ("real_energy", "fake_energy", "d_loss", "g_loss")},
+        "hinge_active_early": hinge.early if hinge else float("nan"),
+        "hinge_active_overall": hinge.overall if hinge else float("nan"),
+        "hinge_verdict": hinge.verdict if hinge else "",
         "class_counts": scores.get("class_counts"),
         "final_metrics": final,
         "phases_s": outcome.get("phases_s", {}),
