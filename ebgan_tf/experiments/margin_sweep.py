@@ -50,7 +50,8 @@ DEGRADED_SCORE_RATIO = 0.75  # m = 32 "degrades": log IS below 3/4 of the middle
 SWEEP_COLUMNS = [
     "energy_reduction", "margin", "status", "log_is", "i_prime", "frechet_distance",
     "num_classes", "classes_in_row", "class_histogram", "real_energy", "fake_energy",
-    "d_loss", "g_loss", "steps", "num_eval_samples", "seed", "wall_time_s", "trial_id", "reason",
+    "d_loss", "g_loss", "hinge_active_early", "hinge_active_overall", "hinge_verdict", "steps",
+    "num_eval_samples", "seed", "wall_time_s", "trial_id", "reason",
 ]
 
 
@@ -139,8 +140,9 @@ def sweep_table(finished: list[tuple[Trial, dict]], output_dir) -> list[dict]:
             "energy_reduction": trial.config.energy_reduction, "margin": trial.config.margin,
             **{name: result.get(name) for name in (
                 "status", "log_is", "i_prime", "frechet_distance", "real_energy", "fake_energy",
-                "d_loss", "g_loss", "steps", "num_eval_samples", "seed", "wall_time_s",
-                "trial_id", "reason")},
+                "d_loss", "g_loss", "hinge_active_early", "hinge_active_overall",
+                "hinge_verdict", "steps", "num_eval_samples", "seed", "wall_time_s", "trial_id",
+                "reason")},
             "num_classes": produced_classes(counts) if counts else 0,
             "classes_in_row": in_row,
             "class_histogram": " ".join(str(c) for c in counts) if counts else "",

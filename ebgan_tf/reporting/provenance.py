@@ -52,27 +52,33 @@ def provenance(wall_time_s: float | None = None, **extra) -> dict:
 
 
 # CPU flags that change which kernels oneDNN and Eigen pick, hence round-off and speed.
-_ARITHMETIC_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_tile")
+# Instruction-set flags that decide which kernels oneDNN and Eigen can pick (hence the round-off).
+ARITHMETIC_FLAGS = ("avx", "avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp16",
+                    "avx_vnni", "amx_tile", "amx_bf16", "amx_int8")
 
 
-def cpu_info() -> dict:
-    """vendor, model name, family, model and the arithmetic-relevant flags, from /proc/cpuinfo."""
+def cpu_info(cpuinfo_text: str | None = None) -> dict:
+    """vendor, model name, family, model and the arithmetic-relevant flags of the first CPU in
+    /proc/cpuinfo (or in `cpuinfo_text`)."""
     info = {"machine": platform.machine(), "model_name": platform.processor() or "unknown"}
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return info
-    fields = {}
-    for line in text.splitlines():
+    if cpuinfo_text is None:
+        try:
+            cpuinfo_text = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            return info
+    fields: dict = {}
+    for line in cpuinfo_text.splitlines():
         if not line.strip():
-            break  # The first processor's block describes them all.
+            if fields:
+                break  # The first processor's block describes them all.
+            continue
         key, _, value = line.partition(":")
-        fields[key.strip()] = value.strip()
+        fields.setdefault(key.strip(), value.strip())
     flags = set(fields.get("flags", "").split())
     info.update(vendor=fields.get("vendor_id", "unknown"),
                 model_name=fields.get("model name", info["model_name"]),
                 family=fields.get("cpu family", "?"), model=fields.get("model", "?"),
-                flags=[f for f in _ARITHMETIC_FLAGS if f in flags])
+                flags=[f for f in ARITHMETIC_FLAGS if f in flags])
     return info
 
 
@@ -82,4 +88,4 @@ def cpu_description() -> str:
     if "family" not in info:
         return f"{info['machine']} {info['model_name']}"
     return (f"{info['model_name']} (family {info['family']}, model {info['model']}; "
-            f"{' '.join(info['flags']) or 'no AVX2'})")
+            f"{' '.join(info['flags']) or 'no AVX'})")
