@@ -20,6 +20,7 @@ import pandas as pd
 import pytest
 
 import report_checks
+from script_checks import assert_missing_data_error, assert_one_line_error
 
 REPRODUCTIONS = Path(__file__).resolve().parents[1] / "reproductions"
 SMOKE_TRIALS = 8
@@ -219,11 +220,7 @@ def test_bad_flags_are_one_line_errors(tmp_path, flags, message):
     out = subprocess.run([sys.executable, str(REPRODUCTIONS / "fig2_grid_search.py"), *flags,
                           f"--output_dir={tmp_path / 'out'}"], capture_output=True, text=True,
                          timeout=120, env=_env())
-    assert out.returncode == 2
-    errors = [line for line in out.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1 and message in errors[0], out.stderr[-2000:]
-    assert "Traceback" not in out.stderr
-    assert not (tmp_path / "out").exists()
+    assert_one_line_error(out, message, tmp_path / "out")
 
 
 def test_missing_data_is_a_one_line_error_and_writes_nothing(tmp_path):
@@ -231,7 +228,4 @@ def test_missing_data_is_a_one_line_error_and_writes_nothing(tmp_path):
                           f"--data_dir={tmp_path}", "--data_source=local",
                           f"--output_dir={tmp_path / 'out'}"], capture_output=True, text=True,
                          timeout=120, env=_env())
-    assert out.returncode == 1
-    assert out.stderr.strip().splitlines()[-1].startswith("error: no MNIST folder")
-    assert "Traceback" not in out.stderr
-    assert not (tmp_path / "out").exists()
+    assert_missing_data_error(out, tmp_path / "out")

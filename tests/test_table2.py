@@ -27,6 +27,7 @@ import fresh_interpreter
 from ebgan_tf.configs.ladder import LadderConfig
 from ebgan_tf.configs.settings import settings_rows
 from ebgan_tf.experiments import table2, table2_report
+from script_checks import assert_missing_data_error, assert_one_line_error
 
 SCRIPT = Path(__file__).resolve().parents[1] / "reproductions" / "table2_semi_supervised.py"
 SMOKE = table2.SCALES["smoke"]
@@ -279,20 +280,13 @@ def test_diverged_run_is_a_row_with_its_reason(resumed):
 ])
 def test_bad_flags_are_one_line_errors(tmp_path, flags, message):
     out = _run_script(*flags, f"--output_dir={tmp_path / 'out'}", timeout=120)
-    assert out.returncode == 2
-    errors = [line for line in out.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1 and message in errors[0], out.stderr[-2000:]
-    assert "Traceback" not in out.stderr
-    assert not (tmp_path / "out").exists()
+    assert_one_line_error(out, message, tmp_path / "out")
 
 
 def test_missing_data_is_a_one_line_error_and_writes_nothing(tmp_path):
     out = _run_script("--scale=smoke", f"--data_dir={tmp_path}", "--data_source=local",
                       f"--output_dir={tmp_path / 'out'}", timeout=120)
-    assert out.returncode == 1
-    assert out.stderr.strip().splitlines()[-1].startswith("error: no MNIST folder")
-    assert "Traceback" not in out.stderr
-    assert not (tmp_path / "out").exists()
+    assert_missing_data_error(out, tmp_path / "out")
 
 
 def test_ray_address_reaches_the_engine(tmp_path, mnist_data_dir):
