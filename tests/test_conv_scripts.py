@@ -23,6 +23,7 @@ import pandas as pd
 import pytest
 
 import report_checks
+from script_checks import assert_one_line_error
 
 REPO = Path(__file__).resolve().parents[1]
 # script -> (image size, grid rows, grid cols)
@@ -212,13 +213,6 @@ def test_sigkilled_run_resumes_to_the_uninterrupted_weights(smoke_runs):
         np.testing.assert_array_equal(a, b)
 
 
-def _only_error_line(proc, pattern):
-    assert proc.returncode != 0
-    assert "Traceback" not in proc.stderr
-    lines = [line for line in proc.stderr.strip().splitlines() if line.startswith("error: ")]
-    assert len(lines) == 1 and pattern in lines[0], proc.stderr[-2000:]
-
-
 @pytest.mark.parametrize("flags, message", [
     (["--scale=huge"], "--scale"),
     (["--models=dcgan,wgan"], "--models must be a non-empty subset of dcgan,ebgan,ebgan_pt"),
@@ -229,14 +223,10 @@ def _only_error_line(proc, pattern):
 ])
 def test_bad_flags_are_one_line_and_write_nothing(tmp_path, flags, message):
     proc = _run("fig5_fig12_lsun", *flags, f"--output_dir={tmp_path / 'out'}")
-    _only_error_line(proc, message)
-    assert proc.returncode == 2
-    assert not (tmp_path / "out").exists()
+    assert_one_line_error(proc, message, tmp_path / "out")
 
 
 def test_missing_data_is_one_line_and_writes_nothing(tmp_path):
     proc = _run("fig6_fig14_celeba", "--scale=cpu", "--data_source=local", f"--data_dir={tmp_path}",
                 f"--output_dir={tmp_path / 'out'}", "--executor=inline")
-    _only_error_line(proc, "no CelebA (aligned) folder at")
-    assert proc.returncode == 1
-    assert not (tmp_path / "out").exists()
+    assert_one_line_error(proc, "no CelebA (aligned) folder at", tmp_path / "out", returncode=1)

@@ -23,9 +23,9 @@ from pathlib import Path
 
 from ebgan_tf import score_baseline as sb
 from ebgan_tf.errors import DataError
-from ebgan_tf.score_regression import (BASELINE_PATH, CI_SEED, DEGRADED, ORDERINGS, RESULT_PREFIX,
-                                       SCORES, SPECS, THREADS, RegressionError, check_scores,
-                                       measure, measure_degraded)
+from ebgan_tf.score_regression import (BASELINE_PATH, CI_SEED, ORDERINGS, RESULT_PREFIX, SCORES,
+                                       SPECS, THREADS, RegressionError, check_scores, measure,
+                                       measure_degraded)
 
 
 def measure_in_fresh_process(seeds, output_dir: str | os.PathLike, data_dir=None,
