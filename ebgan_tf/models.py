@@ -211,12 +211,42 @@ class GAN(AdversarialModel):
         return tf.nn.compute_average_loss(per_example), logs
 
 
+@keras.saving.register_keras_serializable(package="ebgan_tf")
+class TorchSGD(keras.optimizers.SGD):
+    """SGD with Torch7 `optim.sgd`'s momentum, whose dampening defaults to the momentum m: the
+    buffer averages the gradients (buf = g at the first step, then m*buf + (1-m)*g) and the step
+    is lr*buf, so momentum does not enlarge the step by 1/(1-m) as Keras's undamped SGD does.
+
+    Written in Keras's buffer form (b = -lr*buf, variable += b): b = m*b - lr*s*g with s = 1 at
+    the first step (b is still 0, so b = -lr*g) and s = 1-m after; `packed.PackedOptimizer` does
+    the same arithmetic, so packed and unpacked trials agree up to round-off."""
+
+    def update_step(self, gradient, variable, learning_rate):
+        if self.momentum == 0:
+            return super().update_step(gradient, variable, learning_rate)
+        dtype = variable.dtype
+        learning_rate = keras.ops.cast(learning_rate, dtype)
+        gradient = keras.ops.cast(gradient, dtype)
+        buffer = self.momentums[self._get_variable_index(variable)]
+        # Keras increments `iterations` after the update: 0 during the first step.
+        scale = keras.ops.where(keras.ops.equal(self.iterations, 0), keras.ops.cast(1.0, dtype),
+                                keras.ops.cast(1 - self.momentum, dtype))
+        self.assign(buffer, keras.ops.subtract(
+            keras.ops.multiply(buffer, keras.ops.cast(self.momentum, dtype)),
+            keras.ops.multiply(gradient, keras.ops.multiply(learning_rate, scale))))
+        self.assign_add(variable, buffer)
+
+
 def make_optimizer(name: str, lr: float, adam_beta1: float = 0.5, adam_beta2: float = 0.999,
-                   sgd_momentum: float = 0.0) -> keras.optimizers.Optimizer:
+                   sgd_momentum: float = 0.0,
+                   sgd_dampening: str = "keras") -> keras.optimizers.Optimizer:
     if name == "adam":
         optimizer = keras.optimizers.Adam(lr, beta_1=adam_beta1, beta_2=adam_beta2)
     elif name == "sgd":
-        optimizer = keras.optimizers.SGD(lr, momentum=sgd_momentum)
+        if sgd_dampening not in ("keras", "torch"):
+            raise ValueError(f"sgd_dampening must be 'keras' or 'torch', got {sgd_dampening!r}")
+        sgd = TorchSGD if sgd_dampening == "torch" else keras.optimizers.SGD
+        optimizer = sgd(lr, momentum=sgd_momentum)
     else:
         raise ValueError(f"optimizer must be 'adam' or 'sgd', got {name!r}")
     if keras.mixed_precision.global_policy().name == "mixed_float16":
@@ -251,7 +281,8 @@ def build_model(config, jit_compile: bool | str = False, steps_per_execution: in
         model = GAN(generator, discriminator, gan_loss=config.gan_loss, seed=config.seed,
                     name=config.kind)
     optimizer_settings = dict(adam_beta1=config.adam_beta1, adam_beta2=config.adam_beta2,
-                              sgd_momentum=config.sgd_momentum)
+                              sgd_momentum=config.sgd_momentum,
+                              sgd_dampening=config.sgd_dampening)
     model.compile(d_optimizer=make_optimizer(config.optim_d, config.lr, **optimizer_settings),
                   g_optimizer=make_optimizer(config.optim_g, config.lr, **optimizer_settings),
                   jit_compile=jit_compile, steps_per_execution=steps_per_execution)

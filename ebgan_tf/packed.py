@@ -2,7 +2,7 @@
 optimizers and trackers.
 
 Every trial of a pack has the same networks' shapes (`pack_key`); what differs per trial rides
-along as a vector: optimizer (Adam or SGD), learning rate, momentum and betas, dropout rate,
+along as a vector: optimizer (Adam or SGD), learning rate, momentum and its dampening, betas, dropout rate,
 margin, pulling-away weight. The train step is `models.AdversarialModel`'s (one D update, then
 one G update through the updated D, one G forward pass shared by both) with the paper's losses
 from `ebgan_tf.losses` applied per trial; the loss optimised is the sum over trials of each
@@ -21,7 +21,7 @@ from ebgan_tf.networks.packed_mlp import PackedDiscriminator, PackedGenerator
 
 # Settings that may differ between the trials of one pack; every other setting is shared.
 PER_TRIAL_FIELDS = ("kind", "lr", "optim_d", "optim_g", "adam_beta1", "adam_beta2",
-                    "sgd_momentum", "dropout_d", "margin", "pt_weight", "g_init_stddev",
+                    "sgd_momentum", "sgd_dampening", "dropout_d", "margin", "pt_weight", "g_init_stddev",
                     "d_init_stddev")
 _ADAM_EPSILON = 1e-7  # Keras's default, which the unpacked models use.
 
@@ -60,6 +60,10 @@ class PackedOptimizer:
         self.one_minus_beta_2 = _vector([1 - c.adam_beta2 for c in configs])
         self.momentum = _vector([c.sgd_momentum for c in configs])
         self.uses_momentum = any(c.sgd_momentum for c in configs)
+        # Torch-damped momentum (models.TorchSGD) scales the gradient by 1-m after the first
+        # step; undamped trials by 1 (lr * 1 is lr exactly, so their numbers are unchanged).
+        self.later_sgd_scale = _vector([1 - c.sgd_momentum if c.sgd_dampening == "torch" else 1.0
+                                        for c in configs])
         self.iterations = tf.Variable(0, dtype=tf.int64, trainable=False, name=f"{which}_iterations")
         self.variables = list(variables)
         zeros = lambda v, name: tf.Variable(tf.zeros_like(v), trainable=False, name=name)  # noqa: E731
@@ -80,6 +84,7 @@ class PackedOptimizer:
         live = tf.cast(alive, tf.float32)
         lr = self.lr * live
         alpha = lr * tf.sqrt(1 - beta_2_power) / (1 - beta_1_power)
+        sgd_lr = lr * tf.where(self.iterations == 0, tf.ones_like(lr), self.later_sgd_scale)
         is_adam = _vector(self.is_adam, tf.bool)
         for i, (variable, gradient) in enumerate(zip(self.variables, gradients)):
             rank = len(variable.shape)
@@ -93,7 +98,7 @@ class PackedOptimizer:
             if not all(self.is_adam):
                 if self.uses_momentum:
                     buffer = self.sgd_m[i]
-                    buffer.assign(buffer * shaped(self.momentum) - gradient * shaped(lr))
+                    buffer.assign(buffer * shaped(self.momentum) - gradient * shaped(sgd_lr))
                     sgd = variable + buffer
                 else:
                     sgd = variable - gradient * shaped(lr)

@@ -34,6 +34,20 @@ def test_trial_id_is_stable_and_sensitive_to_every_setting():
     assert cfg.trial_id == config.preset("fig9").trial_id
     assert cfg.trial_id != cfg.replace(seed=1).trial_id
     assert cfg.trial_id != cfg.replace(energy_reduction="mse").trial_id
+    assert cfg.trial_id != cfg.replace(sgd_dampening="torch").trial_id
+
+
+def test_a_setting_added_later_is_out_of_ids_at_its_default_only():
+    # sgd_dampening came after the committed reports: at its default the dict (ids, config.json)
+    # is the one those runs hashed; at any other value it is hashed, and either way it round-trips.
+    cfg = config.preset("fig4_gan", sgd_momentum=0.9)
+    assert "sgd_dampening" not in cfg.to_dict() and "sgd_momentum" in cfg.to_dict()
+    torch = cfg.replace(sgd_dampening="torch")
+    assert torch.to_dict()["sgd_dampening"] == "torch"
+    for c in (cfg, torch):
+        assert config.MLPConfig(**c.to_dict()) == c
+    with pytest.raises(ValueError, match="sgd_dampening"):
+        cfg.replace(sgd_dampening="pytorch")
 
 
 def test_presets_and_effective_pt_weight():

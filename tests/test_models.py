@@ -156,3 +156,42 @@ def test_unknown_strategy_is_an_error():
     from ebgan_tf import distribute
     with pytest.raises(ValueError, match="--strategy"):
         distribute.make_strategy("horovod")
+
+
+# --- optimizers ------------------------------------------------------------------------------
+
+def _torch7_sgd(x, gradients, lr, m):
+    """Torch7 optim.sgd (sgd.lua, dampening = momentum, no Nesterov/decay), written from its
+    source: the first step copies the gradient into the buffer, later ones average into it."""
+    buf = None
+    for g in gradients:
+        buf = g.copy() if buf is None else m * buf + (1 - m) * g
+        x = x - lr * buf
+    return x
+
+
+def _undamped_sgd(x, gradients, lr, m):
+    buf = np.zeros_like(x)
+    for g in gradients:
+        buf = m * buf - lr * g
+        x = x + buf
+    return x
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.5, 0.9])
+def test_sgd_dampening_follows_torch7_and_keras(momentum):
+    rng = np.random.default_rng(0)
+    x0 = rng.normal(size=(3, 4)).astype(np.float32)
+    gradients = [rng.normal(size=(3, 4)).astype(np.float32) for _ in range(6)]
+    for dampening, reference in (("torch", _torch7_sgd), ("keras", _undamped_sgd)):
+        variable = tf.Variable(x0)
+        optimizer = models.make_optimizer("sgd", 0.1, sgd_momentum=momentum,
+                                          sgd_dampening=dampening)
+        for g in gradients:
+            optimizer.apply_gradients([(tf.constant(g), variable)])
+        expected = reference(x0.astype(np.float64), gradients, 0.1, momentum)
+        np.testing.assert_allclose(variable.numpy(), expected, rtol=1e-5, atol=1e-6)
+    if momentum:  # The two differ whenever there is momentum: undamped steps are larger.
+        assert not np.allclose(_torch7_sgd(x0, gradients, 0.1, momentum),
+                               _undamped_sgd(x0, gradients, 0.1, momentum), atol=1e-3)
+

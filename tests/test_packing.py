@@ -65,11 +65,11 @@ def _max_weight_difference(packed, k, unpacked, skip_pre_bn_biases=False):
 @pytest.mark.parametrize("kind", ["ebgan", "gan"])
 def test_sgd_trials_of_a_pack_follow_their_unpacked_runs(kind):
     # SGD is a continuous function of the gradients, so after many steps a packed trial is still
-    # its unpacked run up to round-off: different learning rates, momentum, dropout and (for
-    # EBGANs) the PT in one pack.
+    # its unpacked run up to round-off: different learning rates, momentum undamped and
+    # Torch-damped, dropout and (for EBGANs) the PT in one pack.
     base = MLPConfig(kind=kind, optim_d="sgd", optim_g="sgd", lr=1e-2, **BASE)
     configs = [base, base.replace(lr=3e-2), base.replace(sgd_momentum=0.9, lr=1e-3),
-               base.replace(dropout_d=True)]
+               base.replace(sgd_momentum=0.9, sgd_dampening="torch"), base.replace(dropout_d=True)]
     if kind == "ebgan":
         configs.append(base.replace(kind="ebgan_pt"))
     images = _images()

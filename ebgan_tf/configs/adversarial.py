@@ -7,9 +7,10 @@ from __future__ import annotations
 import dataclasses
 from typing import ClassVar
 
-from ebgan_tf.configs.settings import setting
+from ebgan_tf.configs.settings import config_dict, setting
 
 OPTIMIZERS = ("adam", "sgd")
+SGD_DAMPENINGS = ("keras", "torch")
 ENERGY_REDUCTIONS = ("l2", "mse", "sse")
 HINGE_MODES = ("per_sample", "batch_mean")
 GAN_LOSSES = ("non_saturating", "minimax")
@@ -46,6 +47,11 @@ class AdversarialConfig:
                                 "elsewhere")
     adam_beta2: float = setting(0.999, "choice", "Adam's default")
     sgd_momentum: float = setting(0.0, "choice", "Torch7 optim.sgd's default: plain SGD")
+    sgd_dampening: str = setting("keras", "choice", "how momentum enters the step: keras, "
+                                 "undamped (buf = m*buf + g; steady step lr/(1-m)); torch, Torch7 "
+                                 "optim.sgd's default dampening = momentum (buf = m*buf + (1-m)*g, "
+                                 "buf = g at the first step; docs/sgd_momentum.md). Inert at "
+                                 "momentum 0", added_later=True)
     # --- Networks shared by both families ---
     decoder_activation: str = setting("linear", "choice", "an unbounded auto-encoder output, so "
                                       "energies can exceed large margins")
@@ -60,7 +66,7 @@ class AdversarialConfig:
     def __post_init__(self):
         checks = {"kind": self.KINDS, "optim_d": OPTIMIZERS, "optim_g": OPTIMIZERS,
                   "energy_reduction": ENERGY_REDUCTIONS, "hinge": HINGE_MODES,
-                  "gan_loss": GAN_LOSSES}
+                  "gan_loss": GAN_LOSSES, "sgd_dampening": SGD_DAMPENINGS}
         for name, allowed in checks.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
@@ -82,4 +88,4 @@ class AdversarialConfig:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        return config_dict(self)
