@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 from typing import ClassVar
 
-from ebgan_tf.configs.settings import config_dict, setting
+from ebgan_tf.configs.settings import id_payload, setting
 
 OPTIMIZERS = ("adam", "sgd")
 SGD_DAMPENINGS = ("keras", "torch")
@@ -88,4 +88,8 @@ class AdversarialConfig:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict:
-        return config_dict(self)
+        return dataclasses.asdict(self)
+
+    def id_dict(self) -> dict:
+        """What run ids hash: `to_dict` less the settings added later, at their default."""
+        return id_payload(self)

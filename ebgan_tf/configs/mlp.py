@@ -82,7 +82,7 @@ class MLPConfig(AdversarialConfig):
     @property
     def trial_id(self) -> str:
         """A stable id: readable prefix + hash of every setting, so any change is a new trial."""
-        return stable_id(self.readable_name, self.to_dict())
+        return stable_id(self.readable_name, self.id_dict())
 
 
 def table1_grid(kind: str, base: MLPConfig | None = None) -> Iterator[MLPConfig]:

@@ -24,17 +24,17 @@ def setting(default, source: str, why: str = "", added_later: bool = False):
     """A dataclass field with its provenance (`source`, one of `SOURCES`) and reason.
 
     `added_later`: the field came after runs were committed under ids that did not hash it. At
-    its default it is left out of `config_dict` (so of every id and config.json), so those runs
-    keep their ids and are not re-run; any other value is hashed like every setting."""
+    its default it is left out of `id_payload` (what ids hash), so those runs keep their ids and
+    are not re-run; any other value is hashed like every setting. config.json holds it always."""
     if source not in SOURCES:
         raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
     return dataclasses.field(default=default, metadata={"source": source, "why": why,
                                                         "added_later": added_later})
 
 
-def config_dict(config) -> dict:
-    """The config's fields as a dict (what ids hash and config.json holds), without the
-    `added_later` fields that are at their default; `type(config)(**d)` restores them."""
+def id_payload(config) -> dict:
+    """The config's fields as a dict for its id: all of them but the `added_later` fields at
+    their default (`type(config)(**d)` still restores the config)."""
     d = dataclasses.asdict(config)
     for f in dataclasses.fields(config):
         if f.metadata.get("added_later") and getattr(config, f.name) == f.default:

@@ -150,7 +150,8 @@ class ConvRun:
     @property
     def run_id(self) -> str:
         cfg = self.config
-        return stable_id(f"{cfg.kind}-{cfg.architecture}-s{cfg.seed}", self.to_dict())
+        return stable_id(f"{cfg.kind}-{cfg.architecture}-s{cfg.seed}",
+                         {**self.to_dict(), "config": cfg.id_dict()})
 
     def to_dict(self) -> dict:
         return {"config": self.config.to_dict(), "source": self.source,

@@ -62,7 +62,8 @@ class Trial:
 
     @property
     def trial_id(self) -> str:
-        return stable_id(self.config.readable_name, self.to_dict())
+        return stable_id(self.config.readable_name, {**self.to_dict(),
+                                                     "config": self.config.id_dict()})
 
     run_id = trial_id
 
