@@ -38,3 +38,9 @@ def test_markdown_table_places_each_result_in_its_column():
     assert lines[2] == "| fig4a | m0 | 0.012 / 150 | not run |"
     assert lines[3] == "| fig4a | m0.5 torch | diverged | not run |"
     assert len(lines) == 2 + len(probe.VARIANTS)
+
+
+def test_a_subset_of_variants_keeps_their_ids():
+    every = {v: t.trial_id for _, v, t in probe.probe_trials(["fig4a"], [2000], [0])}
+    some = probe.probe_trials(["fig4a"], [2000], [0], ("m0.5 torch", "m0.9 torch"))
+    assert {v: t.trial_id for _, v, t in some} == {v: every[v] for v in ("m0.5 torch", "m0.9 torch")}

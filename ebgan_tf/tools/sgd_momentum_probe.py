@@ -48,14 +48,15 @@ LOG_EVERY = 100
 NUM_EVAL_SAMPLES = 1_000  # As the cpu grid scores.
 
 
-def probe_trials(cells, steps, seeds) -> list[tuple[str, str, Trial]]:
+def probe_trials(cells, steps, seeds, variants=tuple(VARIANTS)) -> list[tuple[str, str, Trial]]:
     """(cell, variant, trial) for every cell x budget x seed x variant, variants adjacent so that
     they share a pack."""
     rows = []
     for cell in cells:
         for budget in steps:
             for seed in seeds:
-                for variant, (momentum, dampening) in VARIANTS.items():
+                for variant in variants:
+                    momentum, dampening = VARIANTS[variant]
                     cfg = CELLS[cell].replace(sgd_momentum=momentum, sgd_dampening=dampening,
                                               train_steps=budget, seed=seed)
                     rows.append((cell, variant, Trial(cfg, num_eval_samples=NUM_EVAL_SAMPLES,
@@ -95,15 +96,19 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--cells", default=",".join(CELLS))
     parser.add_argument("--steps", default="400,2000")
     parser.add_argument("--seeds", default="0,1")
+    parser.add_argument("--variants", default=",".join(VARIANTS),
+                        help=f"comma-separated, of {list(VARIANTS)}")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--samples_prefix", default=None)
     args = parser.parse_args(argv)
     cells = args.cells.split(",")
-    unknown = sorted(set(cells) - set(CELLS))
+    variants = args.variants.split(",")
+    unknown = sorted(set(cells) - set(CELLS)) + sorted(set(variants) - set(VARIANTS))
     if unknown:
-        parser.error(f"unknown cells {unknown}; choose from {sorted(CELLS)}")
+        parser.error(f"unknown cells or variants {unknown}; choose from {sorted(CELLS)} and "
+                     f"{list(VARIANTS)}")
     rows = probe_trials(cells, [int(s) for s in args.steps.split(",")],
-                        [int(s) for s in args.seeds.split(",")])
+                        [int(s) for s in args.seeds.split(",")], variants)
     experiment = TrialSet(tuple(t for _, _, t in rows))
     runtime = engine.Runtime(data_dir=args.data_dir, threads=args.threads,
                              save_generators="none")
