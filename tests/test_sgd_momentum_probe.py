@@ -32,11 +32,13 @@ def test_momentum_0_at_400_steps_is_the_committed_cpu_grid_trial():
 def test_markdown_table_places_each_result_in_its_column():
     rows = probe.probe_trials(["fig4a"], [400], [0, 1])
     results = {rows[0][2].trial_id: {"status": "ok", "log_is": 0.01234, "frechet_distance": 150.4},
-               rows[1][2].trial_id: {"status": "diverged"}}
+               rows[1][2].trial_id: {"status": "diverged"},
+               rows[2][2].trial_id: {"status": "ok", "log_is": 7.2e-12, "frechet_distance": 204}}
     lines = probe.markdown_table(rows, results).splitlines()
     assert lines[0] == "| cell | variant | 400 steps, seed 0 | 400 steps, seed 1 |"
     assert lines[2] == "| fig4a | m0 | 0.012 / 150 | not run |"
     assert lines[3] == "| fig4a | m0.5 torch | diverged | not run |"
+    assert lines[4] == "| fig4a | m0.9 torch | 7e-12 / 204 | not run |"
     assert len(lines) == 2 + len(probe.VARIANTS)
 
 

@@ -78,7 +78,9 @@ def markdown_table(rows, results: dict) -> str:
         elif r["status"] != "ok":
             text = r["status"]
         else:
-            text = f"{r['log_is']:.3f} / {r['frechet_distance']:.0f}"
+            # Failed generators score ~1e-12..1e-3: their exponent still tells them apart.
+            log_is = f"{r['log_is']:.3f}" if r["log_is"] >= 1e-3 else f"{r['log_is']:.0e}"
+            text = f"{log_is} / {r['frechet_distance']:.0f}"
         key = (trial.config.train_steps, trial.config.seed)
         cells.setdefault((cell, variant), {})[key] = text
     for (cell, variant), values in cells.items():
