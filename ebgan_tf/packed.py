@@ -2,13 +2,13 @@
 optimizers and trackers.
 
 Every trial of a pack has the same networks' shapes (`pack_key`); what differs per trial rides
-along as a vector: optimizer (Adam or SGD), learning rate, momentum and its dampening, betas, dropout rate,
-margin, pulling-away weight. The train step is `models.AdversarialModel`'s (one D update, then
-one G update through the updated D, one G forward pass shared by both) with the paper's losses
-from `ebgan_tf.losses` applied per trial; the loss optimised is the sum over trials of each
-trial's own loss, so each trial's gradient is its own. The optimizers replicate Keras's Adam and
-SGD update formulas element for element, with per-trial hyperparameters; a trial that diverges is
-retired (`retire(k)`: its weights stop changing) and the others train on.
+along as a vector: optimizer (Adam or SGD), learning rate, momentum and its dampening, betas,
+dropout rate, margin, pulling-away weight. The train step is `models.AdversarialModel`'s (one D
+update, then one G update through the updated D, one G forward pass shared by both) with the
+paper's losses from `ebgan_tf.losses` applied per trial; the loss optimised is the sum over
+trials of each trial's own loss, so each trial's gradient is its own. The optimizers replicate
+Keras's Adam and SGD (and `models.TorchSGD`) update formulas element for element, with per-trial
+hyperparameters; a trial that diverges is retired (`retire(k)`: its weights stop changing) and the others train on.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from ebgan_tf.networks.packed_mlp import PackedDiscriminator, PackedGenerator
 
 # Settings that may differ between the trials of one pack; every other setting is shared.
 PER_TRIAL_FIELDS = ("kind", "lr", "optim_d", "optim_g", "adam_beta1", "adam_beta2",
-                    "sgd_momentum", "sgd_dampening", "dropout_d", "margin", "pt_weight", "g_init_stddev",
-                    "d_init_stddev")
+                    "sgd_momentum", "sgd_dampening", "dropout_d", "margin", "pt_weight",
+                    "g_init_stddev", "d_init_stddev")
 _ADAM_EPSILON = 1e-7  # Keras's default, which the unpacked models use.
 
 
@@ -62,8 +62,8 @@ class PackedOptimizer:
         self.uses_momentum = any(c.sgd_momentum for c in configs)
         # Torch-damped momentum (models.TorchSGD) scales the gradient by 1-m after the first
         # step; undamped trials by 1 (lr * 1 is lr exactly, so their numbers are unchanged).
-        self.later_sgd_scale = _vector([1 - c.sgd_momentum if c.sgd_dampening == "torch" else 1.0
-                                        for c in configs])
+        self.later_sgd_scale = _vector(
+            [1 - c.sgd_momentum if c.sgd_dampening == "torch" else 1.0 for c in configs])
         self.iterations = tf.Variable(0, dtype=tf.int64, trainable=False, name=f"{which}_iterations")
         self.variables = list(variables)
         zeros = lambda v, name: tf.Variable(tf.zeros_like(v), trainable=False, name=name)  # noqa: E731

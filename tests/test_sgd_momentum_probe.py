@@ -45,4 +45,5 @@ def test_markdown_table_places_each_result_in_its_column():
 def test_a_subset_of_variants_keeps_their_ids():
     every = {v: t.trial_id for _, v, t in probe.probe_trials(["fig4a"], [2000], [0])}
     some = probe.probe_trials(["fig4a"], [2000], [0], ("m0.5 torch", "m0.9 torch"))
-    assert {v: t.trial_id for _, v, t in some} == {v: every[v] for v in ("m0.5 torch", "m0.9 torch")}
+    assert {v: t.trial_id for _, v, t in some} == {
+        v: every[v] for v in ("m0.5 torch", "m0.9 torch")}
