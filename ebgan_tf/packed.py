@@ -8,7 +8,8 @@ update, then one G update through the updated D, one G forward pass shared by bo
 paper's losses from `ebgan_tf.losses` applied per trial; the loss optimised is the sum over
 trials of each trial's own loss, so each trial's gradient is its own. The optimizers replicate
 Keras's Adam and SGD (and `models.TorchSGD`) update formulas element for element, with per-trial
-hyperparameters; a trial that diverges is retired (`retire(k)`: its weights stop changing) and the others train on.
+hyperparameters; a trial that diverges is retired (`retire(k)`: its weights stop changing) and
+the others train on.
 """
 
 from __future__ import annotations
