@@ -171,12 +171,13 @@ def test_relative_improvement_reproduces_the_papers_row():
         assert abs(got - table2_report.PAPER_IMPROVEMENT[n]) < 0.06, (n, got)
 
 
-def test_summary_and_table_leave_out_runs_not_ok_and_ebgan_ln_whose_hinge_was_inert():
+def test_summary_and_table_leave_out_runs_not_ok_and_ebgan_ln_whose_hinge_did_not_engage():
     rows = [{"model": m, "labels": n, "error_rate": e, "status": s, "hinge_verdict": h}
             for m, n, e, s, h in [
                 ("ln", 100, 2.0, "ok", ""), ("ln", 100, 3.0, "ok", ""),
-                ("ebgan_ln", 100, 1.0, "ok", "engaged"), ("ebgan_ln", 100, 2.0, "ok", "saturated"),
+                ("ebgan_ln", 100, 1.0, "ok", "engaged"), ("ebgan_ln", 100, 2.0, "ok", "engaged"),
                 ("ebgan_ln", 100, 0.5, "ok", "inert"),  # Not an EBGAN: out of the means.
+                ("ebgan_ln", 100, 0.7, "ok", "saturated"),  # Not engaged either: out.
                 ("ebgan_ln", 100, float("nan"), "diverged", "engaged"),
                 ("control", 100, 2.4, "ok", "inert"),  # The control's hinge is inert by design.
                 ("ln", 1000, 1.0, "ok", ""), ("ebgan_ln", 1000, 1.5, "ok", "engaged"),
