@@ -111,14 +111,18 @@ def test_specs_apply_the_scale_and_the_flags_in_a_fixed_order():
     assert len(table2.Table2Experiment(table2.SCALES["paper"]).specs()) == 15 * 3 * 3
     assert [s.num_labels for s in
             table2.Table2Experiment(SMOKE, labels=(200,), models=("ln",)).specs()] == [200]
-    # The comparison: 100 labels, 3 seeds, 12,000 steps; the report shows it beside the preset.
+    # The comparison: 100 labels, seeds 0-2, the preset's budget; the report shows both, and
+    # the runs they share (seeds 0-1 at 100 labels) once.
     comparison = table2.Table2Experiment(table2.SCALES["cpu"], comparison=True)
-    assert [(s.kind, s.num_labels, s.seed, s.train_steps) for s in comparison.specs()[:4]] == [
-        ("ln", 100, 0, 12_000), ("ebgan_ln", 100, 0, 12_000), ("control", 100, 0, 12_000),
-        ("ln", 100, 1, 12_000)]
+    assert [(s.kind, s.num_labels, s.seed, s.train_steps) for s in comparison.specs()] == [
+        (kind, 100, seed, 2_000) for seed in range(3) for kind in ("ln", "ebgan_ln", "control")]
     preset = table2.Table2Experiment(table2.SCALES["cpu"])
+    assert len(preset.specs()) == 3 * 3 * 2
     assert ([s.run_id for s in preset.table_specs()]
-            == [s.run_id for s in preset.specs() + comparison.specs()])
+            == [s.run_id for s in preset.specs() + comparison.specs()[6:]])
+    assert [s.run_id for s in comparison.table_specs()] == [
+        s.run_id
+        for s in [*comparison.specs(), *(p for p in preset.specs() if p.num_labels != 100)]]
     assert cpu.table_specs() == runs  # Flags that change the table leave the sibling out.
     for bad in (dict(num_seeds=0), dict(labels=(105,)), dict(models=("gan",)),
                 dict(overrides=(("margin_factor", -1.0),)), dict(train_steps=0),
@@ -150,7 +154,7 @@ def test_rows_divide_the_run_and_end_at_evaluations_and_the_switch_to_the_ln(sca
         ln, ebgan_ln, _ = experiment.specs()[:3]
         assert experiment.log_every(ln) == table2.SCALES[scale].log_every
         assert (experiment.log_every(ebgan_ln)
-                == {"smoke": 4, "cpu": 200, "paper": 2_000}[scale])
+                == {"smoke": 4, "cpu": 100, "paper": 2_000}[scale])
 
 
 def test_evaluation_steps_and_the_validation_split():

@@ -9,7 +9,7 @@ trained and evaluated by `ebgan_tf.experiments.table2_run` (checkpointed, so an 
 resumes where it stopped; validation and test error every `eval_every` steps). An EBGAN-LN or
 control run also writes its 8x8 samples (Fig. 10) into its folder. At `cpu` scale the report
 also shows the noise-floor comparison (`comparison=True`, `COMPARISONS`): LN, EBGAN-LN and the
-control at 100 labels over 3 seeds and 12,000 steps, run into the same folder. The report is
+control at 100 labels over 3 seeds, run into the same folder. The report is
 `ebgan_tf.experiments.table2_report`.
 """
 
@@ -51,11 +51,12 @@ SCALES: dict[str, Scale] = {
         subset=dict(labels=(100, 1000))),
     "cpu": Scale(
         name="cpu",
-        summary=("The full ladder with 100, 200 and 1000 labels, one seed, LN, EBGAN-LN and the "
-                 "control, 4,000 steps (8 passes over the 50,000-image unlabelled pool) per "
-                 "run, scored on the whole test set: about 30 minutes on 2 CPU cores."),
-        train_steps=4_000, batch_size=100, log_every=200, num_eval_samples=MNIST_TEST_IMAGES,
-        subset=dict(labels=LABEL_COUNTS)),
+        summary=("The full ladder with 100, 200 and 1000 labels, seeds 0-1 (and seed 2 at 100 "
+                 "labels: the noise-floor comparison), LN, EBGAN-LN and the control, 2,000 "
+                 "steps (4 passes over the 50,000-image unlabelled pool) per run, scored on the "
+                 "whole test set: about 30 minutes on 2 CPU cores."),
+        train_steps=2_000, batch_size=100, log_every=100, num_eval_samples=MNIST_TEST_IMAGES,
+        num_seeds=2, subset=dict(labels=LABEL_COUNTS)),
     "paper": Scale(
         name="paper",
         summary=("The paper's setting: 15 seeds (Table 2) of 120,000 steps (Appendix D as "
@@ -64,12 +65,14 @@ SCALES: dict[str, Scale] = {
         num_seeds=15, reuse_workers=False, subset=dict(labels=LABEL_COUNTS)),
 }
 # Steps between evaluations (validation and test error), per scale.
-EVAL_EVERY = {"smoke": 8, "cpu": 2_000, "paper": 10_000}
-# The noise-floor comparison (`comparison=True`): LN vs EBGAN-LN vs the control over seeds, at a
-# budget where a gap can show; run into the cpu report's folder, shown beside the preset.
+EVAL_EVERY = {"smoke": 8, "cpu": 500, "paper": 10_000}
+# The noise-floor comparison (`comparison=True`): LN vs EBGAN-LN vs the control at 100 labels over
+# seeds 0-2, at the scale's budget (12,000 steps, the issue's wish, do not fit a 2-core half
+# hour beside the other label counts: `--comparison --train_steps=12000` runs it alone); the
+# script runs it into the preset's folder first, so the report holds both.
 COMPARISONS = {
-    "smoke": dict(labels=(100,), num_seeds=2, train_steps=24),
-    "cpu": dict(labels=(100,), num_seeds=3, train_steps=12_000),
+    "smoke": dict(labels=(100,), num_seeds=2),
+    "cpu": dict(labels=(100,), num_seeds=3),
 }
 
 
