@@ -180,7 +180,8 @@ def _pilot_evidence(output_dir: Path) -> list:
     import pandas as pd
 
     return [html.paragraph("Settings chosen on the 10,000 validation images (pilots never "
-                           "scored on the test set; criteria written down before they ran):"),
+                           "scored on the test set; the criteria, written down before they "
+                           "ran, and the commands are in docs/table2.md):"),
             html.table(pd.read_csv(path).fillna("").to_dict("records"), float_format="{:.2f}")]
 
 
