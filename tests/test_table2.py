@@ -32,9 +32,9 @@ SCRIPT = Path(__file__).resolve().parents[1] / "reproductions" / "table2_semi_su
 SMOKE = table2.SCALES["smoke"]
 # Run ids of the smoke runs: a finished folder is found again only while its id stays the same,
 # so a change here is a change of some run's settings (issue 17 changed them all).
-SMOKE_RUN_IDS = ["ln-100-s0-2938f0fe3a", "ebgan_ln-100-s0-cd01b43aef", "control-100-s0-c16be65001",
-                 "ln-1000-s0-06b10d799c", "ebgan_ln-1000-s0-cb56dcc191",
-                 "control-1000-s0-32097393dc"]
+SMOKE_RUN_IDS = ["ln-100-s0-0839c20ff3", "ebgan_ln-100-s0-5071cee5f7", "control-100-s0-6a1818c527",
+                 "ln-1000-s0-227a00ef1d", "ebgan_ln-1000-s0-1cb34693c0",
+                 "control-1000-s0-a5c3ee220e"]
 RAY_RUN_IDS = SMOKE_RUN_IDS[:3]  # The Ray run has the 100-label runs only, to be quick.
 # (run, the step its first process stops at): EBGAN-LN inside its adversarial phase (the margin
 # acts from step 4) and after its switch to a plain LN at step 12 (resumed, it must switch again
