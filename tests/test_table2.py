@@ -216,8 +216,9 @@ def test_noise_floor_verdict_against_hand_arithmetic():
                                              2: (4.8, 4.7, 4.8)}), 100)
     assert within["verdict"] == "within"
     assert "does not beat" in table2_report.noise_floor_sentence(within, 12_000)
-    assert table2_report.noise_floor(rows({0: (5.0, 6.0, 5.1), 1: (5.0, 6.0, 4.9)}),
-                                     100)["verdict"] == "worse"
+    worse = table2_report.noise_floor(rows({0: (5.0, 6.0, 5.1), 1: (5.0, 6.0, 4.9)}), 100)
+    assert worse["verdict"] == "worse" and worse["gain"] == pytest.approx(-1.0)
+    assert "1.00 points higher than the LN's" in table2_report.noise_floor_sentence(worse, 24)
     # A seed without all three models counted (here EBGAN-LN's hinge was inert) is left out.
     partial = rows({0: (5.0, 4.5, 4.7), 1: (5.2, 4.9, 5.6)})
     partial[4]["hinge_verdict"] = "inert"

@@ -98,9 +98,11 @@ def noise_floor_sentence(result: dict, steps: int) -> str:
     what = {"beats": "beats the LN beyond the noise floor",
             "worse": "is worse than the LN beyond the noise floor",
             "within": "does not beat the LN beyond the noise floor"}[result["verdict"]]
-    return (f"At {result['labels']} labels and {steps:,} steps ({seeds}), EBGAN-LN {what}: it "
-            f"lowers the test error by {result['gain']:+.2f} points on average, while the "
-            f"control, which differs from the LN only in noise draws, moves it by "
+    direction = "lower" if result["gain"] >= 0 else "higher"
+    return (f"At {result['labels']} labels and {steps:,} steps ({seeds}), EBGAN-LN {what}: its "
+            f"test error is {abs(result['gain']):.2f} points {direction} than the LN's on "
+            f"average (paired over seeds, LN − EBGAN-LN = {result['gain']:+.2f}), while for the "
+            f"control, which differs from the LN only in noise draws, LN − control = "
             f"{result['control_gain']:+.2f} (RMS {result['sigma']:.2f}); the bar is "
             f"2 x {result['sigma']:.2f} / sqrt({result['n']}) = {result['threshold']:.2f} points.")
 
