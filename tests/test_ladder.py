@@ -73,6 +73,10 @@ def test_margin_schedule_matches_numpy():
     got = [float(ladder.margin_at(tf.constant(s, tf.int64), 12.0, 100)) for s in steps]
     np.testing.assert_allclose(got, expected, rtol=1e-6)
     assert float(ladder.margin_at(5, 12.0, 0)) == 0.0
+    # Delayed: 0 before `begin`, m_0 at `begin`, 0 again at `decay_steps`.
+    got = [float(ladder.margin_at(s, tf.constant(8.0), 300, begin=100)) for s in (0, 99, 100, 200, 300)]
+    np.testing.assert_allclose(got, [0.0, 0.0, 8.0, 4.0, 0.0], rtol=1e-6)
+    assert float(ladder.margin_at(150, 8.0, 100, begin=100)) == 0.0
 
 
 def test_learning_rate_is_constant_then_decays_linearly_to_zero():
@@ -85,12 +89,29 @@ def test_config_validates_and_run_ids_differ_per_setting():
     cfg = ladder.LadderConfig()
     assert cfg.run_id == ladder.LadderConfig().run_id
     assert len({cfg.run_id, cfg.replace(seed=1).run_id, cfg.replace(kind="ebgan_ln").run_id,
-                cfg.replace(margin=5.0).run_id}) == 4
+                cfg.replace(margin_factor=5.0).run_id,
+                cfg.replace(fake_batch_stats="real").run_id}) == 5
     assert cfg.replace(train_steps=1000, margin_decay_fraction=0.25).margin_decay_steps == 250
     for bad in (dict(kind="gan"), dict(num_labels=105), dict(layer_sizes=(784, 5)),
-                dict(margin=-1.0), dict(margin_decay_fraction=2.0), dict(train_steps=0)):
+                dict(margin_factor=-1.0), dict(margin_decay_fraction=2.0), dict(train_steps=0),
+                dict(fake_batch_stats="mixed"), dict(lambda0_by_labels="100-5000"),
+                dict(lambda0_by_labels="0:10"), dict(validation_images=60_000),
+                # The margin would be 0 throughout: the reference window outlasts the decay.
+                dict(kind="ebgan_ln", train_steps=300, margin_reference_steps=200)):
         with pytest.raises(ValueError):
             ladder.LadderConfig(**bad)
+    # The control shares the settings, but its margin is 0 whatever margin_factor says.
+    assert cfg.replace(kind="control", train_steps=300).effective_margin_factor == 0.0
+    assert cfg.replace(kind="ebgan_ln").effective_margin_factor == cfg.margin_factor
+
+
+def test_lambda0_follows_the_label_count():
+    cfg = ladder.LadderConfig(lambda0_by_labels="1000:2000,100:5000")
+    # The entry of the largest listed count <= the run's; below every entry, the smallest's.
+    assert [cfg.replace(num_labels=n).lambda0 for n in (10, 100, 200, 990, 1000, 60000)] == [
+        5000.0, 5000.0, 5000.0, 5000.0, 2000.0, 2000.0]
+    assert cfg.replace(num_labels=1000).reconstruction_weight == pytest.approx(2000.0 / 784)
+    assert ladder.LadderConfig().replace(num_labels=200).lambda0 == 5000.0
 
 
 # --- the network --------------------------------------------------------------------------------
@@ -154,8 +175,10 @@ def test_corruption_noise_is_seeded_fresh_per_draw_and_restored_with_a_checkpoin
 
 # --- the models ---------------------------------------------------------------------------------
 
-def _models(margin, noise_std=0.0, lr=0.05, decay_steps=100):
-    """An LN and an EBGAN-LN with identical initial ladders, plain SGD, no corruption noise.
+def _models(margin, noise_std=0.0, lr=0.05, decay_steps=100, reference_steps=0,
+            fake_batch_stats="own"):
+    """An LN and an EBGAN-LN with identical initial ladders, plain SGD, no corruption noise;
+    `margin` is m_0 itself (no reference window) unless `reference_steps` > 0.
 
     Eager steps: a few steps of these tiny models cost less than tracing the step (the traced
     step runs in tests/test_ladder_distribute.py and in the smoke run)."""
@@ -168,7 +191,10 @@ def _models(margin, noise_std=0.0, lr=0.05, decay_steps=100):
             model.compile(d_optimizer=keras.optimizers.SGD(lr), run_eagerly=True)
         else:
             gen = ladder.build_generator(noise_dim=8, width=16, output_dim=784, seed=5)
-            model = ladder.EBGANLadder(net, gen, 1.0, margin=margin, margin_decay_steps=decay_steps)
+            model = ladder.EBGANLadder(net, gen, 1.0, margin_factor=margin,
+                                       margin_decay_steps=decay_steps,
+                                       margin_reference_steps=reference_steps,
+                                       fake_batch_stats=fake_batch_stats)
             model.compile(d_optimizer=keras.optimizers.SGD(lr), g_optimizer=keras.optimizers.SGD(lr),
                           run_eagerly=True)
         out.append(model)
@@ -218,6 +244,53 @@ def test_positive_margin_changes_the_ladder_update_and_stop_adversarial_freezes_
     _fit(ebgan_ln, batch)
     assert _max_diff(g_before, _weights(ebgan_ln.generator.trainable_variables)) == 0.0
     assert _max_diff(d_before, _weights(ebgan_ln.ladder.trainable_variables)) > 1e-5
+
+
+def test_margin_is_tied_to_the_real_energy_of_the_reference_window():
+    """K = 4: the margin is 0 for steps 0-3, E_0 is the mean D(x) of steps 2-3, then
+    m = factor x E_0, decaying; the hinge logs agree with the energies."""
+    rng = np.random.default_rng(12)
+    batches = [_batch(rng, noise_dim=8) for _ in range(6)]
+    _, model = _models(margin=1.5, reference_steps=4, decay_steps=10)
+    logs = [{k: v[-1] for k, v in _fit(model, b, steps=1).items()} for b in batches]
+    energy_0 = np.mean([logs[2]["denoising_cost"], logs[3]["denoising_cost"]])
+    assert float(model.energy_scale) == pytest.approx(energy_0, rel=1e-5)
+    assert [round(r["margin"], 6) for r in logs[:4]] == [0.0] * 4
+    assert logs[4]["margin"] == pytest.approx(1.5 * energy_0, rel=1e-5)
+    assert logs[5]["margin"] == pytest.approx(1.5 * energy_0 * (1 - 1 / 6), rel=1e-5)
+    for r in logs:
+        assert 0.0 <= r["hinge_active"] <= 1.0 and r["hinge"] >= 0.0
+        if r["margin"] == 0.0:
+            assert r["hinge_active"] == 0.0 and r["hinge"] == 0.0
+    # A margin far above D(G(z)): every fake is under it, and the mean hinge is m - D(G(z)).
+    _, high = _models(margin=1e6)
+    history = _fit(high, batches[0], steps=1)
+    assert history["hinge_active"][-1] == 1.0
+    assert history["hinge"][-1] == pytest.approx(1e6 - history["fake_energy"][-1], rel=1e-6)
+
+
+def test_fakes_normalised_with_real_statistics():
+    net = ladder.LadderNetwork(TINY, noise_std=0.0, seed=4)
+    rng = np.random.default_rng(13)
+    for a in net.combinator:  # Away from the initialisation, whose x_hat is 0 for any input.
+        a.assign(rng.normal(size=a.shape).astype(np.float32))
+    real = rng.uniform(0, 1, (32, 784)).astype(np.float32)
+    fake = rng.uniform(0, 0.2, (32, 784)).astype(np.float32)  # Another distribution.
+    energy, moments = net.energy_and_moments(real, 1.0)
+    # 3 encoder layers, then the decoder's 4 (top to input); given its own statistics, a batch's
+    # energy is unchanged.
+    assert len(moments) == 2 * len(TINY) - 1
+    np.testing.assert_allclose(net.energy(real, 1.0, moments).numpy(), energy.numpy(), rtol=1e-6)
+    own, with_real = net.energy(fake, 1.0).numpy(), net.energy(fake, 1.0, moments).numpy()
+    assert np.abs(own - with_real).max() > 1e-3 * np.abs(own).max()
+    # In training, "real" statistics change D's update.
+    batch = _batch(np.random.default_rng(14), noise_dim=8)
+    updated = []
+    for stats in ("own", "real"):
+        _, model = _models(margin=1e3, fake_batch_stats=stats)
+        _fit(model, batch)
+        updated.append(_weights(model.ladder.trainable_variables))
+    assert _max_diff(*updated) > 1e-5
 
 
 def test_the_hinge_raises_fake_energy_under_the_margin():

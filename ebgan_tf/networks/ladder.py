@@ -62,8 +62,25 @@ def _batch_moments(x):
     return mean, tf.maximum(sums[1] / count - tf.square(mean), 0.0)
 
 
+def global_mean(x):
+    """Mean of x [batch] over the global batch (all replicas): what a single device computes."""
+    total = tf.stack([tf.reduce_sum(tf.cast(x, tf.float32)), tf.cast(tf.shape(x)[0], tf.float32)])
+    context = tf.distribute.get_replica_context()
+    if context is not None and context.num_replicas_in_sync > 1:
+        total = context.all_reduce(tf.distribute.ReduceOp.SUM, total)
+    return total[0] / total[1]
+
+
 def _normalize(x, mean, variance):
     return (x - mean) * tf.math.rsqrt(variance + _BN_EPSILON)
+
+
+def _moments_of(x, given, recorded):
+    """The batch statistics to normalise x with: the next of `given` (another batch's, in layer
+    order) when given, else x's own; either way appended to `recorded`."""
+    moments = next(given) if given is not None else _batch_moments(x)
+    recorded.append(moments)
+    return moments
 
 
 class LadderNetwork(keras.layers.Layer):
@@ -126,6 +143,9 @@ class LadderNetwork(keras.layers.Layer):
 
     def encode(self, x, noise_std: float, population_stats: bool = False):
         """Runs the encoder. Returns (logits [B, 10], z_tilde per layer 0..L, top softmax)."""
+        return self._encode(x, noise_std, population_stats, None, [])
+
+    def _encode(self, x, noise_std, population_stats, given, recorded):
         h = self._corrupt(tf.cast(x, tf.float32), noise_std)
         zs = [h]
         for l in range(1, self.depth + 1):
@@ -133,7 +153,7 @@ class LadderNetwork(keras.layers.Layer):
             if population_stats:
                 mean, variance = self.population_mean[l - 1], self.population_variance[l - 1]
             else:
-                mean, variance = _batch_moments(pre)
+                mean, variance = _moments_of(pre, given, recorded)
             z = self._corrupt(_normalize(pre, mean, variance), noise_std)
             zs.append(z)
             if l < self.depth:
@@ -143,22 +163,34 @@ class LadderNetwork(keras.layers.Layer):
 
     def decode_bottom(self, zs, top):
         """The top-down pass with lateral connections; returns x_hat, the layer-0 estimate."""
+        return self._decode_bottom(zs, top, None, [])
+
+    def _decode_bottom(self, zs, top, given, recorded):
         u = top
         z_hat = None
         for l in range(self.depth, -1, -1):
             if l < self.depth:
                 u = tf.matmul(z_hat, self.decoder_weights[l])
-            u = _normalize(u, *_batch_moments(u))
+            u = _normalize(u, *_moments_of(u, given, recorded))
             z_hat = vanilla_combinator(zs[l], u, self.combinator[l])
         return z_hat
 
     def corrupted_logits(self, x):
         return self.encode(x, self.noise_std)[0]
 
-    def energy(self, x, weight: float):
-        """Per-sample bottom denoising cost of a batch x [B, 784] -> [B] (batch statistics)."""
-        _, zs, top = self.encode(x, self.noise_std)
-        return denoising_cost(x, self.decode_bottom(zs, top), weight)
+    def energy(self, x, weight: float, moments: list | None = None):
+        """Per-sample bottom denoising cost of a batch x [B, 784] -> [B], normalised with x's
+        own batch statistics, or with `moments` (another batch's, from `energy_and_moments`)."""
+        return self.energy_and_moments(x, weight, moments)[0]
+
+    def energy_and_moments(self, x, weight: float, moments: list | None = None):
+        """(`energy`, the batch statistics used: [(mean, variance)] per normalisation, encoder
+        layers 1..L then decoder layers L..0)."""
+        given = iter(moments) if moments is not None else None
+        used: list = []
+        _, zs, top = self._encode(x, self.noise_std, False, given, used)
+        reconstruction = self._decode_bottom(zs, top, given, used)
+        return denoising_cost(x, reconstruction, weight), used
 
     def classify(self, x):
         """Clean-encoder logits with the population statistics set by `calibrate`."""
@@ -195,7 +227,3 @@ def build_generator(noise_dim: int = 100, width: int = 500, output_dim: int = 78
     x = keras.layers.Dense(output_dim, kernel_initializer=init, name="g_output")(x)
     images = keras.layers.Activation("sigmoid", name="g_sigmoid")(x)
     return keras.Model(noise, images, name=name)
-
-
-# --- the Keras models ---------------------------------------------------------------------------
-
