@@ -66,7 +66,7 @@ def _scales(name: str, figure: Figure) -> dict[str, Scale]:
     smoke = {64: dict(batch_size=8, width_divisor=8), 128: dict(batch_size=4, width_divisor=16)}
     # cpu: sized for ≈ 30 min on 2 cores (1.2 s per 64×64 step of batch 32 on a Zen 4, 3 models).
     cpu = {64: dict(batch_size=32, train_steps=400, log_every=100, num_eval_samples=1000),
-           128: dict(batch_size=16, train_steps=300, log_every=50, num_eval_samples=500)}
+           128: dict(batch_size=16, train_steps=200, log_every=50, num_eval_samples=500)}
     smoke, cpu = smoke[size], cpu[size]
     cpu_epochs = cpu["train_steps"] * cpu["batch_size"] / figure.train_images
     paper_epochs = figure.paper_steps * 64 / figure.train_images
