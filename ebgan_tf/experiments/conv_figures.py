@@ -32,6 +32,7 @@ KIND_TITLES = {"dcgan": "DCGAN", "ebgan": "EBGAN", "ebgan_pt": "EBGAN-PT"}
 PRECISIONS = ("float32", "mixed")
 # What the energies and probabilities of one held batch are called in result.json.
 EVALUATION = ("real_energy", "fake_energy", "real_prob", "fake_prob")
+HINGE_COLUMNS = ("hinge_active_early", "hinge_active_overall", "hinge_verdict")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -189,6 +190,7 @@ class ConvFigures(Experiment):
     # (`ebgan_tf.experiments.conv_mnist`) and inherits the rest.
     figures = FIGURES
     scales = SCALES
+    smoke_source = "synthetic"  # The smoke scale's data (None: the figure's own).
 
     def __post_init__(self):
         if self.name not in self.figures:
@@ -216,7 +218,8 @@ class ConvFigures(Experiment):
         base = ConvConfig(architecture=figure.architecture, seed=self.seed,
                           margin=figure.margin if self.margin is None else self.margin,
                           batch_size=scale.batch_size, train_steps=steps, **scale.overrides)
-        source = self.source or ("synthetic" if scale.name == "smoke" else figure.source)
+        source = self.source or (self.smoke_source if scale.name == "smoke" else None) \
+            or figure.source
         return [ConvRun(base.replace(kind=kind), source, figure.preprocessing, figure.grid,
                         scale.log_every, self.precision) for kind in self.kinds]
 
@@ -242,13 +245,20 @@ class ConvFigures(Experiment):
         return conv_run.train_and_evaluate(spec, run_dir, runtime)
 
     def result_record(self, spec: ConvRun, outcome: dict, wall_time_s: float) -> dict:
+        from ebgan_tf.reporting.hinge import hinge_verdict
+
         cfg = spec.config
         evaluation, final = outcome.get("evaluation", {}), outcome.get("final_metrics", {})
+        # Was it an EBGAN? (the hinge must engage: reporting.hinge); the DCGAN has no margin.
+        hinge = hinge_verdict(outcome.get("rows", [])) if cfg.is_ebgan else None
         return {
             "run_id": spec.run_id, "kind": cfg.kind, "status": outcome["status"],
             "reason": outcome.get("reason", ""),
             **{name: evaluation.get(name, float("nan")) for name in EVALUATION},
-            "margin": cfg.margin if cfg.is_ebgan else float("nan"), "steps": cfg.train_steps,
+            "margin": cfg.margin if cfg.is_ebgan else float("nan"),
+            "hinge_active_early": hinge.early if hinge else float("nan"),
+            "hinge_active_overall": hinge.overall if hinge else float("nan"),
+            "hinge_verdict": hinge.verdict if hinge else "", "steps": cfg.train_steps,
             "steps_run": outcome.get("steps_run", 0),
             "resumed_from": outcome.get("resumed_from", 0), "batch_size": cfg.batch_size,
             "seed": cfg.seed, "architecture": cfg.architecture, "source": spec.source,
@@ -263,11 +273,13 @@ class ConvFigures(Experiment):
         rows = [{"model": KIND_TITLES[spec.config.kind],
                  "paper figure": self.figure.panel(spec.config.kind),
                  **{k: result.get(k) for k in (
-                     "kind", "status", *EVALUATION, "margin", "steps", "steps_run",
+                     "kind", "status", *EVALUATION, "margin", *HINGE_COLUMNS, "steps",
+                     "steps_run",
                      "resumed_from", "batch_size", "seed", "wall_time_s", "train_seconds",
                      "run_id", "reason")}}
                 for spec, result in finished]
-        columns = ["model", "paper figure", "kind", "status", *EVALUATION, "margin", "steps",
+        columns = ["model", "paper figure", "kind", "status", *EVALUATION, "margin",
+                   *HINGE_COLUMNS, "steps",
                    "steps_run", "resumed_from", "batch_size", "seed", "wall_time_s",
                    "train_seconds", "run_id", "reason"]
         return pd.DataFrame(rows, columns=columns)

@@ -14,9 +14,12 @@ from pathlib import Path
 from ebgan_tf import step_cost
 from ebgan_tf.atomic_files import write_bytes_atomic
 from ebgan_tf.configs.scales import SCALE_NAMES
-from ebgan_tf.experiments.conv_figures import EVALUATION, KIND_TITLES, ConvFigures
+from ebgan_tf.configs.settings import settings_rows
+from ebgan_tf.experiments.conv_figures import (EVALUATION, HINGE_COLUMNS, KIND_TITLES,
+                                              ConvFigures)
 from ebgan_tf.experiments.conv_run import DATA_FILE, SAMPLES_FILE
 from ebgan_tf.reporting import html, plots
+from ebgan_tf.reporting.hinge import HingeVerdict
 from ebgan_tf.runs.experiment import Page, ReportContext
 from ebgan_tf.runs.store import RunStore
 
@@ -114,7 +117,7 @@ def draw_curves(experiment: ConvFigures, rows: list[dict], output_dir: Path) -> 
 
 def training_section(experiment: ConvFigures, rows: list[dict], output_dir: Path) -> html.Section:
     shown = ["model", "paper figure", "status", "steps_run", "resumed_from", "train_seconds",
-             *EVALUATION]
+             *EVALUATION, *HINGE_COLUMNS]
     blocks = [html.table([{k: r[k] for k in shown} for r in rows], shown),
               html.paragraph("Energies: D(x), eq. 13 under the run's energy reduction, mean "
                              "over one held batch of training images and one generated batch, "
@@ -122,6 +125,11 @@ def training_section(experiment: ConvFigures, rows: list[dict], output_dir: Path
                              "sigmoid output. resumed_from: the step the run's last process "
                              "started from (0: uninterrupted).")]
     for r in rows:
+        if r["kind"] != "dcgan" and r.get("hinge_verdict"):
+            # Was it an EBGAN? A hinge never reached, or always exceeded, is shown, not hidden.
+            blocks.append(html.paragraph(f"{r['model']}: " + HingeVerdict(
+                r["hinge_active_early"], r["hinge_active_overall"], r["hinge_verdict"]
+            ).describe() + f" (criterion: reporting/hinge.py; m = {r['margin']:g})."))
         if r["kind"] != "dcgan" and r["status"] == "ok":
             blocks.append(html.verdict(
                 f"{r['model']}'s discriminator gives generated images more energy than real "
@@ -150,9 +158,13 @@ def architecture_rows(architecture) -> list[dict]:
     ]
 
 
-def settings_section(experiment: ConvFigures) -> html.Section:
+def settings_section(experiment: ConvFigures, sources: dict | None = None) -> html.Section:
+    """`sources`: {setting: (source, why)} where this experiment's value has another origin than
+    the field's default (e.g. a margin chosen for MNIST rather than recalled)."""
     spec = experiment.specs()[0]
     cfg = spec.config
+    settings = [{**row, **dict(zip(("source", "why"), (sources or {}).get(row["setting"], ())))}
+                for row in settings_rows(cfg, ("paper", "recalled", "choice"))]
     run_rows = [{"setting": "data", "value": spec.source},
                 {"setting": "preprocessing", "value": spec.preprocessing.describe()},
                 {"setting": "grid (rows × cols)", "value": "×".join(map(str, spec.grid))},
@@ -169,7 +181,8 @@ def settings_section(experiment: ConvFigures) -> html.Section:
                        "recalled: Appendix C as recalled, not verified; choice: the paper is "
                        "silent) and the value every model of this report used (the DCGAN "
                        "ignores the EBGAN settings):"),
-        html.settings_table(cfg, ("paper", "recalled", "choice")),
+        html.table(settings, ["setting", "value", "source", "why"], float_format="{:.6g}",
+                   css_class="settings"),
         html.paragraph("This run's settings:"),
         html.table(run_rows, ["setting", "value"], float_format="{:g}"),
         *(html.choice(text) for text in NETWORK_CHOICES),

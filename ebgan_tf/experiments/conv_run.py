@@ -114,7 +114,8 @@ def _train_and_evaluate(run, run_dir: Path, runtime, monitor) -> dict:
         raise DataError(f"training stopped at a bad input ({first}); the last checkpoint is "
                         "kept and a rerun resumes from it") from None
     outcome = {"final_metrics": log.final, "steps_run": log.steps_done,
-               "resumed_from": log.start_step, "train_seconds": log.seconds}
+               "resumed_from": log.start_step, "train_seconds": log.seconds,
+               "rows": log.rows}
     if log.diverged:
         return {**outcome, "status": "diverged",
                 "reason": f"non-finite training metrics by step {log.steps_done}"}
