@@ -204,6 +204,13 @@ def _budget_sections(experiment, rows: list[dict], output_dir: Path, steps: int)
                 for r in not_counted) + "."))
     for labels in present:
         result = noise_floor(rows, labels)
+        if result is None and any(r["labels"] == labels and r["model"] == "ebgan_ln"
+                                  for r in rows):
+            # Said, not skipped: a comparison whose EBGAN-LN was not an EBGAN is no result.
+            blocks.append(html.paragraph(
+                f"At {labels} labels and {steps:,} steps, no comparison: no seed has the LN, an "
+                "EBGAN-LN whose hinge engaged, and the control all counted (runs left out: "
+                "above)."))
         if result is not None:
             blocks.append(html.paragraph(noise_floor_sentence(result, steps)))
             blocks.append(html.table(result["per_seed"], ["seed", "ln", "ebgan_ln", "control",
