@@ -293,3 +293,20 @@ def test_a_short_ebgan_pt_run_on_real_mnist64_learns(mnist_data_dir, tmp_path):
     assert (first["step"], last["step"]) == (0, LEARNING_SCALE.train_steps)
     assert result["status"] == "ok"
     assert last["frechet_distance"] < LEARNING_BOUND * first["frechet_distance"], (first, last)
+
+
+def test_margin_pilot_applies_the_written_acceptance_rule():
+    """docs/margin_scaling.md: (A) E_real < m after settling, (B) P_early >= 0.25 over all rows,
+    (C) P_late <= 0.95 over the last rows; row means, computed here by hand."""
+    from ebgan_tf.tools.conv_margin_pilot import verdict
+
+    rows = [{"step": s, "real_energy": e, "hinge_active": h}
+            for s, e, h in ((50, 90.0, 0.3), (100, 20.0, 0.4), (150, 10.0, 0.2))]
+    ok = verdict(35.0, rows, settle_steps=50, late_steps=50, total_steps=150)
+    assert ok["accepted"] and ok["e_real"] == 15.0 and ok["p_early"] == 0.3
+    assert ok["p_late"] == 0.2
+    assert verdict(12.0, rows, 50, 50, 150)["failed"] == ["A: E_real < m"]
+    weak = [{**r, "hinge_active": 0.24} for r in rows]
+    assert verdict(35.0, weak, 50, 50, 150)["failed"] == ["B: P_early >= 0.25"]
+    stuck = [{**r, "hinge_active": 0.99} for r in rows]
+    assert verdict(35.0, stuck, 50, 50, 150)["failed"] == ["C: P_late <= 0.95"]

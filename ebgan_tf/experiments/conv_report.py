@@ -14,7 +14,6 @@ from pathlib import Path
 from ebgan_tf import step_cost
 from ebgan_tf.atomic_files import write_bytes_atomic
 from ebgan_tf.configs.scales import SCALE_NAMES
-from ebgan_tf.configs.settings import settings_rows
 from ebgan_tf.experiments.conv_figures import (EVALUATION, HINGE_COLUMNS, KIND_TITLES,
                                               ConvFigures)
 from ebgan_tf.experiments.conv_run import DATA_FILE, SAMPLES_FILE
@@ -160,11 +159,9 @@ def architecture_rows(architecture) -> list[dict]:
 
 def settings_section(experiment: ConvFigures, sources: dict | None = None) -> html.Section:
     """`sources`: {setting: (source, why)} where this experiment's value has another origin than
-    the field's default (e.g. a margin chosen for MNIST rather than recalled)."""
+    the field's default (`html.settings_table`'s `origins`)."""
     spec = experiment.specs()[0]
     cfg = spec.config
-    settings = [{**row, **dict(zip(("source", "why"), (sources or {}).get(row["setting"], ())))}
-                for row in settings_rows(cfg, ("paper", "recalled", "choice"))]
     run_rows = [{"setting": "data", "value": spec.source},
                 {"setting": "preprocessing", "value": spec.preprocessing.describe()},
                 {"setting": "grid (rows × cols)", "value": "×".join(map(str, spec.grid))},
@@ -181,8 +178,7 @@ def settings_section(experiment: ConvFigures, sources: dict | None = None) -> ht
                        "recalled: Appendix C as recalled, not verified; choice: the paper is "
                        "silent) and the value every model of this report used (the DCGAN "
                        "ignores the EBGAN settings):"),
-        html.table(settings, ["setting", "value", "source", "why"], float_format="{:.6g}",
-                   css_class="settings"),
+        html.settings_table(cfg, ("paper", "recalled", "choice"), origins=sources),
         html.paragraph("This run's settings:"),
         html.table(run_rows, ["setting", "value"], float_format="{:g}"),
         *(html.choice(text) for text in NETWORK_CHOICES),

@@ -74,11 +74,16 @@ def table(rows: list[dict], columns: list[str] | None = None, float_format: str 
     return f"<table{attribute}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def settings_table(config, sources=("recalled", "choice")) -> str:
+def settings_table(config, sources=("recalled", "choice"), origins: dict | None = None) -> str:
     """The settings of `config` whose source is in `sources` (`ebgan_tf.configs.settings`), with
-    the values the run used and why: a report's "choices where the paper is silent"."""
-    return table(settings_rows(config, sources), ["setting", "value", "source", "why"],
-                 float_format="{:.6g}", css_class="settings")
+    the values the run used and why: a report's "choices where the paper is silent".
+
+    `origins`: {setting: (source, why)} where an experiment's value has another origin than the
+    field's default (e.g. a margin chosen for MNIST rather than recalled)."""
+    rows = [{**row, **dict(zip(("source", "why"), (origins or {}).get(row["setting"], ())))}
+            for row in settings_rows(config, sources)]
+    return table(rows, ["setting", "value", "source", "why"], float_format="{:.6g}",
+                 css_class="settings")
 
 
 def figure(png_path: str | os.PathLike, caption: str = "") -> str:

@@ -61,8 +61,8 @@ def main(argv):
 
     name = experiment_name(FLAGS.image_size)
     cpu = ConvMNIST(name, "cpu").scale
-    scale = Scale("cpu", "margin pilot (docs/margin_scaling.md)", train_steps=FLAGS.steps, batch_size=cpu.batch_size,
-                  log_every=FLAGS.log_every, num_eval_samples=0)
+    scale = Scale("cpu", "margin pilot (docs/margin_scaling.md)", train_steps=FLAGS.steps,
+                  batch_size=cpu.batch_size, log_every=FLAGS.log_every, num_eval_samples=0)
     runtime = Runtime(data_dir=FLAGS.data_dir, threads=2)
     for margin in (float(m) for m in FLAGS.margins):
         experiment = ConvMNIST(name, scale, kinds=("ebgan",), seed=FLAGS.seed, margin=margin)
