@@ -74,6 +74,12 @@ def define_grid_flags() -> None:
                       "to run, tested; --nopack_xla for the plain graph).")
 
 
+def define_num_seeds_flag(per: str) -> None:
+    """--num_seeds: how many seeds (--seed, --seed+1, ...) each setting of the experiment runs."""
+    flags.DEFINE_integer("num_seeds", None, f"Seeds per {per}: --seed .. --seed+n-1 (default: "
+                         "the scale's).", lower_bound=1)
+
+
 def precision() -> str:
     return "mixed" if FLAGS.mixed_precision else "float32"
 
@@ -116,7 +122,8 @@ def reproduce(experiment, pages=None):
     return engine.reproduce(
         experiment, FLAGS.output_dir, runtime(),
         execution(reuse_workers=scale.reuse_workers if scale is not None else True),
-        pages=pages, scale=FLAGS.scale, seed=FLAGS.seed, precision=precision())
+        pages=pages, scale=FLAGS.scale, seed=FLAGS.seed, precision=precision(),
+        **({"num_seeds": FLAGS.num_seeds} if "num_seeds" in FLAGS and FLAGS.num_seeds else {}))
 
 
 def run(main) -> None:

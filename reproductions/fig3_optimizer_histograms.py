@@ -10,12 +10,14 @@ from ebgan_tf.experiments import mnist_grid
 
 cli.define_common_flags(default_output_dir="reports/fig2", margin=10.0)
 cli.define_grid_flags()
+cli.define_num_seeds_flag("configuration of the grid")
 FLAGS = cli.FLAGS
 
 
 def main(argv):
     cli.reproduce(mnist_grid.GridExperiment(mnist_grid.SCALES[FLAGS.scale], FLAGS.seed,
-                                            FLAGS.margin, cli.precision()), pages=["fig3.html"])
+                                            FLAGS.margin, cli.precision(),
+                                            FLAGS.num_seeds), pages=["fig3.html"])
 
 
 if __name__ == "__main__":

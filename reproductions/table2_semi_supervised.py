@@ -25,8 +25,7 @@ from ebgan_tf.experiments import table2
 
 cli.define_common_flags("reports/table2")
 flags.DEFINE_list("labels", None, "Label counts to run (default: the scale's, 100,200,1000).")
-flags.DEFINE_integer("num_seeds", None, "Seeds per (model, labels) (default: the scale's).",
-                     lower_bound=1)
+cli.define_num_seeds_flag("(model, labels)")
 flags.DEFINE_integer("train_steps", None, "Training steps per run (default: the scale's).",
                      lower_bound=1)
 flags.DEFINE_list("models", list(MODEL_KINDS), f"Models to run, some of {MODEL_KINDS}.")

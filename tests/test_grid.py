@@ -2,6 +2,7 @@
 The end-to-end runs (Ray, SIGKILL and resume, browser) are in test_grid_e2e.py; the engine's own
 logic (store, keeper, progress) with a fake experiment in test_engine.py."""
 
+import dataclasses
 import json
 import math
 
@@ -10,7 +11,8 @@ import pytest
 
 from ebgan_tf.configs import mlp as config
 from ebgan_tf.errors import DataError, UsageError
-from ebgan_tf.experiments import grid_figures as grid_report
+from ebgan_tf.experiments import grid_figures
+from ebgan_tf.experiments import grid_statistics as grid_report
 from ebgan_tf.experiments import mnist_grid as grid
 from ebgan_tf.experiments import mnist_trials
 from ebgan_tf.runs import engine
@@ -54,8 +56,8 @@ def test_cpu_scale_covers_every_panel_and_every_optimizer_setting():
     assert {(c.optim_d, c.optim_g, c.lr) for c in gan} == {
         (d, g, lr) for d in ("adam", "sgd") for g in ("adam", "sgd") for lr in (1e-2, 1e-3, 1e-4)}
     # Every Fig. 3 subplot gets the same 32 architectures.
-    for lr in grid_report.FIG3_LRS:
-        for d, g in grid_report.FIG3_OPTIMIZERS:
+    for lr in grid_figures.FIG3_LRS:
+        for d, g in grid_figures.FIG3_OPTIMIZERS:
             assert sum(c.lr == lr and c.optim_d == d and c.optim_g == g for c in gan) == 32
 
 
@@ -63,6 +65,20 @@ def test_smoke_scale_has_both_kinds_and_is_tiny():
     trials = grid.grid_trials("smoke")
     assert {t.config.kind for t in trials} == {"gan", "ebgan", "ebgan_pt"}
     assert len(trials) <= 10 and all(t.config.train_steps <= 50 for t in trials)
+
+
+def test_a_grid_over_seeds_runs_every_configuration_once_per_seed():
+    one = grid.GridExperiment(grid.SCALES["cpu"], seed=4).specs()
+    three = grid.GridExperiment(grid.SCALES["cpu"], seed=4, num_seeds=3).specs()
+    assert len(three) == 3 * len(one) == 3 * 448 and len({t.trial_id for t in three}) == len(three)
+    assert [t.trial_id for t in three[:len(one)]] == [t.trial_id for t in one]  # Seed 4's ids kept.
+    for seed in (4, 5, 6):
+        trials = [t for t in three if t.config.seed == seed]
+        assert ([dataclasses.replace(t.config, seed=0) for t in trials]
+                == [dataclasses.replace(t.config, seed=0) for t in one])
+        assert {t.eval_seed for t in trials} == {seed}
+    with pytest.raises(ValueError, match="num_seeds"):
+        grid.GridExperiment(num_seeds=0)
 
 
 def test_trial_ids_are_stable_and_change_with_anything_that_changes_numbers():
@@ -215,3 +231,60 @@ def test_l1_to_paper_sums_the_point_differences_of_the_read_bins():
     ours = np.array([50.0, 30.0, 10.0, 10.0])
     assert grid_report.l1_to_paper(ours, (56, 29, 7)) == pytest.approx(6 + 1 + 3)
     assert grid_report.l1_to_paper(ours, (50, 30, 10)) == 0.0
+
+
+def _two_seed_frame():
+    """Two seeds of 4 GAN and 4 EBGAN trials with known scores (nLayer 2, one optimizer)."""
+    import pandas as pd
+
+    scores = {(0, "gan"): [0.0, 0.0, 0.01, 0.2], (0, "ebgan"): [0.3, 0.9, 1.2, 0.02],
+              (1, "gan"): [0.0, 0.2, 0.2, 0.2], (1, "ebgan"): [0.0, 0.0, 0.05, 0.1]}
+    rows = [{"seed": seed, "kind": kind, "status": "ok", mnist_trials.RANK_SCORE: v,
+             "nLayerG": 2, "nLayerD": 2, "lr": 1e-3, "optimD": "adam", "optimG": "adam"}
+            for (seed, kind), values in scores.items() for v in values]
+    return pd.DataFrame(rows), scores
+
+
+def test_bins_over_seeds_are_each_seeds_histogram_and_their_mean_and_range():
+    frame, scores = _two_seed_frame()
+    per_seed = grid_report.scores_per_seed(frame, "gan")
+    assert list(per_seed) == [0, 1]
+    np.testing.assert_array_equal(per_seed[1], scores[(1, "gan")])
+    edges = np.linspace(0, np.log(10), 31)
+    expected = np.stack([np.histogram(scores[(s, "gan")], edges)[0] * 25.0 for s in (0, 1)])
+    bins = grid_report.bins_over_seeds(per_seed)
+    np.testing.assert_allclose(bins["per_seed"], expected)
+    np.testing.assert_allclose(bins["mean"], expected.mean(0))
+    np.testing.assert_allclose(bins["low"], expected.min(0))
+    np.testing.assert_allclose(bins["high"], expected.max(0))
+    assert bins["mean"][0] == pytest.approx((75 + 25) / 2)  # [0, 0.077): 3 of 4, then 1 of 4.
+    empty = grid_report.bins_over_seeds({0: np.zeros(0)})
+    assert empty["per_seed"].shape == (0, 30) and not empty["mean"].any()
+
+
+def test_the_claim_is_checked_seed_by_seed():
+    frame, scores = _two_seed_frame()
+    checks = grid_report.claim_per_seed(grid_report.scores_per_seed(frame, "ebgan"),
+                                        grid_report.scores_per_seed(frame, "gan"))
+    brute = {s: np.mean([1.0 if e > g else 0.5 if e == g else 0.0
+                         for e in scores[(s, "ebgan")] for g in scores[(s, "gan")]])
+             for s in (0, 1)}
+    assert checks[0]["p_ebgan_gt_gan"] == pytest.approx(brute[0]) and checks[0]["holds"]
+    assert checks[1]["p_ebgan_gt_gan"] == pytest.approx(brute[1]) and not checks[1]["holds"]
+    assert grid_report.claim_verdict(checks) == "no: in 1 of 2 seeds"
+    assert not grid_report.holds_in_every_seed(checks)
+    assert grid_report.claim_verdict({0: checks[0]}) == "yes"
+    cells = grid_report.claim_cells(checks)
+    assert cells["P(EBGAN > GAN) per seed"] == f"{brute[0]:.2f}/{brute[1]:.2f}"
+
+
+def test_fig2_table_gives_the_mean_the_range_and_each_seeds_distance_to_the_paper():
+    frame, _ = _two_seed_frame()
+    rows = grid_figures.fig2_table(frame)
+    gan = rows[0]  # Panel (a), GAN: bins 1-3 are 75/0/25 (seed 0) and 25/0/75 (seed 1).
+    assert gan["model"] == "GAN" and gan["runs"] == 8
+    assert gan["bins 1-3 (ours, mean over seeds), %"] == "50/0/50"
+    assert gan["range over seeds, %"] == "25-75/0-0/25-75"
+    assert gan["L1 to the paper, points"] == pytest.approx(abs(50 - 56) + 29 + abs(50 - 7))
+    assert gan["L1 per seed, points"] == f"{19 + 29 + 18:.0f}/{31 + 29 + 68:.0f}"
+    assert gan["claim holds"] == "no: in 1 of 2 seeds"

@@ -115,6 +115,22 @@ def test_fig3_and_fig4_reuse_the_grid_without_training(uninterrupted, mnist_data
     assert after == before
 
 
+def test_more_seeds_reuse_the_first_seeds_trials_and_report_their_spread(
+        uninterrupted, mnist_data_dir, tmp_path):
+    output_dir = tmp_path / "grid"
+    shutil.copytree(uninterrupted, output_dir)
+    out = _run("fig2_grid_search.py", output_dir, f"--data_dir={mnist_data_dir}",
+               "--executor=inline", "--num_seeds=2")
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert f"{2 * SMOKE_TRIALS} runs: {SMOKE_TRIALS} finished, {SMOKE_TRIALS} to run" in out.stdout
+    frame = pd.read_csv(output_dir / "results.csv")
+    assert frame.groupby("seed").size().to_dict() == {0: SMOKE_TRIALS, 1: SMOKE_TRIALS}
+    page = (output_dir / "index.html").read_text()
+    assert "range over seeds, %" in page and "in each of the 2 seeds" in page
+    assert re.search(r"(yes|no): in \d of 2 seeds", page)
+    assert json.loads((output_dir / "runs.jsonl").read_text().splitlines()[-1])["num_seeds"] == 2
+
+
 def test_report_has_the_figures_tables_and_provenance(uninterrupted):
     page = (uninterrupted / "index.html").read_text()
     for text in ("Figure 2", "Figure 3", "Figure 4", "Settings the paper is silent on",

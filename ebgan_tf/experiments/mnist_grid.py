@@ -87,13 +87,26 @@ class GridExperiment(MnistTrials):
     seed: int = 0
     margin: float = 10.0
     precision: str = "float32"
+    num_seeds: int | None = None  # The grid runs once per seed .. seed+n-1 (None: the scale's).
     name = "fig2"
 
+    def __post_init__(self):
+        if self.num_seeds is not None and self.num_seeds < 1:
+            raise ValueError(f"num_seeds must be at least 1, got {self.num_seeds}")
+
+    @property
+    def seeds(self) -> range:
+        return range(self.seed, self.seed + (self.num_seeds or self.scale.num_seeds))
+
     def specs(self) -> list[Trial]:
-        return grid_trials(self.scale, self.seed, self.margin, precision=self.precision)
+        return [trial for seed in self.seeds
+                for trial in grid_trials(self.scale, seed, self.margin, precision=self.precision)]
 
     def summary(self) -> str:
         text = f"Scale {self.scale.name}: {self.scale.summary}"
+        if len(self.seeds) > 1:
+            text += (f" The grid runs once per seed: {len(self.seeds)} seeds, "
+                     f"{len(self.specs())} trials.")
         if self.scale.name != "paper":
             text += (" The paper's full grid: rerun with --scale=paper (7,168 trials; for a "
                      "cluster, add --ray_address).")
