@@ -79,8 +79,11 @@ def test_the_cpu_grid_keeps_the_trial_ids_of_the_committed_report():
     # A refactor must not re-run committed trials: the ids are a hash of every setting.
     from ebgan_tf.experiments import mnist_grid
 
-    committed = pd.read_csv(REPO / "reports" / "fig2" / "results.csv")["trial_id"]
-    assert [t.trial_id for t in mnist_grid.grid_trials("cpu")] == committed.tolist()
+    committed = pd.read_csv(REPO / "reports" / "fig2" / "results.csv")
+    seeds = sorted(committed["seed"].unique())
+    assert seeds == list(range(len(seeds)))
+    grid = mnist_grid.GridExperiment(mnist_grid.SCALES["cpu"], num_seeds=len(seeds))
+    assert [t.trial_id for t in grid.specs()] == committed["trial_id"].tolist()
 
 
 @pytest.mark.parametrize("cls", [config.MLPConfig, ConvConfig, LadderConfig])
