@@ -295,6 +295,25 @@ def test_smoke_run_on_ray_writes_the_runs_results_and_report(ray_run):
     assert "3 runs: 0 finished, 3 to run." in out.stdout and "report:" in out.stdout
 
 
+def test_the_default_invocation_runs_the_comparison_then_the_preset_into_one_report(
+        mnist_data_dir, tmp_path):
+    # LN only, to keep it short: the two parts and their shared run are the same for any model.
+    output_dir = tmp_path / "default"
+    out = _run_script("--scale=smoke", "--executor=inline", "--models=ln",
+                      f"--output_dir={output_dir}", f"--data_dir={mnist_data_dir}",
+                      "--data_source=local")
+    assert out.returncode == 0, out.stderr[-3000:]
+    # The comparison (100 labels, seeds 0-1), then the preset (100 and 1000 labels, seed 0),
+    # whose run at 100 labels and seed 0 the comparison already made.
+    assert out.stdout.index("2 runs: 0 finished, 2 to run.") < out.stdout.index(
+        "2 runs: 1 finished, 1 to run.")
+    runs = sorted((int(r["labels"]), int(r["seed"])) for r in _rows(output_dir))
+    assert runs == [(100, 0), (100, 1), (1000, 0)]
+    assert len(list(output_dir.glob("trials/*/result.json"))) == 3
+    assert [json.loads(line)["runs run"]
+            for line in (output_dir / "runs.jsonl").read_text().splitlines()] == [2, 1]
+
+
 def _settings_table(page: str) -> dict:
     table = re.search(r'<table class="settings">(.*?)</table>', page, re.S).group(1)
     cells = [[html.unescape(re.sub(r"<[^>]+>", "", cell))

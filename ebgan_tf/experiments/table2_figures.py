@@ -34,9 +34,12 @@ def error_figure(rows: list[dict], paper_means: dict, path: Path) -> Path:
     logging.getLogger("matplotlib.category").setLevel(logging.WARNING)
     fig, ax = plots.new_figure(figsize=(6.4, 4.0))
     sns.stripplot(data=frame, x="labels", y="error_rate", hue="model", dodge=True, alpha=0.6, ax=ax)
-    sns.pointplot(data=frame, x="labels", y="error_rate", hue="model", dodge=0.5, linestyle="none",
-                  errorbar=("sd") if frame.groupby(["model", "labels"]).size().max() > 1 else None,
-                  markers="D", ax=ax, legend=False)
+    # seaborn divides the dodge among the models, so one model (--models=ln) gets none.
+    dodge = 0.5 if frame["model"].nunique() > 1 else False
+    repeated = frame.groupby(["model", "labels"]).size().max() > 1
+    sns.pointplot(data=frame, x="labels", y="error_rate", hue="model", dodge=dodge,
+                  linestyle="none", errorbar="sd" if repeated else None, markers="D", ax=ax,
+                  legend=False)
     order = [t.get_text() for t in ax.get_xticklabels()]
     for (name, values), style in zip(paper_means.items(), ("--", ":")):
         xs = [i for i, n in enumerate(order) if values.get(int(n))]
